@@ -1,0 +1,8 @@
+"""Data in: loaders, the built-in simulator, windowing and features.
+
+``load(path) -> Dataset`` reads local files only (no downloads); the simulator
+(:mod:`edgesynth.data.simulate`) provides labelled data for the demo and tests.
+"""
+from edgesynth.data.dataset import Dataset
+
+__all__ = ["Dataset"]
