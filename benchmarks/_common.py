@@ -1,0 +1,62 @@
+"""Helpers shared by the benchmarks: timing with warm-up, and JSON + markdown results."""
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def timeit(fn: Callable[[], Any], *, repeat: int = 50, warmup: int = 5) -> dict[str, float]:
+    """Call ``fn`` ``warmup`` times untimed, then ``repeat`` times timed with perf_counter_ns.
+
+    Returns ``{"median_us", "p99_us", "mean_us", "n"}``.
+    """
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter_ns()
+        fn()
+        times.append((time.perf_counter_ns() - t0) / 1e3)
+    return {
+        "median_us": float(statistics.median(times)),
+        "p99_us": float(np.percentile(times, 99)),
+        "mean_us": float(statistics.fmean(times)),
+        "n": int(repeat),
+    }
+
+
+def write_results(name: str, data: dict, markdown: str) -> tuple[Path, Path]:
+    """Write ``benchmarks/results/<name>.json`` and ``<name>.md`` (atomically)."""
+    from edgesynth.artifact import atomic_write_json, atomic_write_text
+
+    data = dict(data)
+    data.setdefault("machine", {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()})
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    jp = atomic_write_json(RESULTS / f"{name}.json", data)
+    mp = atomic_write_text(RESULTS / f"{name}.md", markdown.rstrip() + "\n")
+    return jp, mp
+
+
+def md_table(headers: list[str], rows: list[list[Any]]) -> str:
+    """A GitHub markdown table."""
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def mean_std(values) -> tuple[float, float]:
+    v = np.asarray(list(values), dtype=float)
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
