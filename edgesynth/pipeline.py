@@ -1,0 +1,495 @@
+"""The end-to-end jobs behind ``edgesynth train``, ``evaluate``, ``export`` and ``demo``.
+
+This module sits at the top of the one-way chain
+``load -> features -> synthesize -> train -> quantize -> export / bench / stream``: it calls every
+stage, and no stage imports it.
+
+What :func:`train` does, in order:
+
+1. split normal windows into train / test by recording (``groups``), so windows of one recording
+   never leak; keep at most ``anomalies`` (K) labelled anomalies for training, the rest for the test;
+2. extract features and fit the normalizer on normal training data only;
+3. synthesize anomalies (``synth``) from the normal windows and the K real ones;
+4. train the autoencoder detector (reconstruction loss, or the ABC loss with anomalies);
+5. quantize to int8 (PTQ / QAT / best of both on validation AUC);
+6. check that LiteRT and the TFLM interpreter give bit-identical int8 outputs, find the smallest
+   TFLM arena;
+7. calibrate the threshold on validation data *in the int8 model's score units*;
+8. evaluate float and int8 on held-out data, draw figures, and write the artifact atomically.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgesynth.errors import DataError, ParameterError
+
+DETECTOR_KIND = "detector"
+
+
+@dataclass
+class TrainConfig:
+    """Everything :func:`train` needs besides the data. Recorded in the manifest.
+
+    Parameters
+    ----------
+    features : {"raw", "logmel", "spectrum"} or None
+        Feature pipeline; ``None`` picks ``logmel`` for audio folders and ``raw`` otherwise.
+    feature_params : dict
+        Extra :class:`~edgesynth.data.features.FeaturePipeline` parameters.
+    synth : {"none", "inject", "vae", "gan", "auto"}
+        Synthetic anomalies to train with; ``auto`` picks from what the data offers.
+    anomalies : int or None
+        Use at most this many labelled anomalies for training (``0`` = none, ``None`` = 80 %).
+    n_synth : int or None
+        Number of synthetic anomalies (default: as many as normal training windows, 64..2000).
+    epochs : int or None
+        Detector training epochs (early stopping still applies); ``None`` = detector default.
+    """
+
+    features: str | None = None
+    feature_params: dict = field(default_factory=dict)
+    synth: str = "auto"
+    anomalies: int | None = None
+    n_synth: int | None = None
+    epochs: int | None = None
+    seed: int = 0
+    architecture: str = "dense"
+    quantization: str = "best"
+    threshold: str = "fpr"
+    target_fpr: float = 0.01
+    test_fraction: float = 0.2
+    val_fraction: float = 0.15
+    synth_epochs: int | None = None
+    qat_epochs: int = 3
+
+    def validate(self) -> None:
+        if self.synth not in ("none", "inject", "vae", "gan", "auto"):
+            raise ParameterError(f"`synth` must be one of none|inject|vae|gan|auto. Received: synth={self.synth!r}")
+        if self.anomalies is not None and self.anomalies < 0:
+            raise ParameterError(f"`anomalies` must be >= 0. Received: anomalies={self.anomalies}")
+        if self.epochs is not None and self.epochs <= 0:
+            raise ParameterError(f"`epochs` must be a positive integer. Received: epochs={self.epochs}")
+        if not 0.0 < self.target_fpr < 1.0:
+            raise ParameterError(f"`target_fpr` must be in (0, 1). Received: target_fpr={self.target_fpr}")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced: the artifact path and its metrics."""
+
+    out_dir: Path
+    metrics: dict
+    manifest: dict
+    seconds: float
+
+    def summary(self) -> str:
+        f, q = self.metrics["test"]["float"], self.metrics["test"]["int8"]
+        qz = self.manifest["quantization"]
+        rows = [
+            ("AUC float / int8", f"{f['auc']:.4f} / {q['auc']:.4f}"),
+            ("F1 int8 @ threshold", f"{q['f1']:.3f}"),
+            ("model bytes (int8 .tflite)", f"{qz['tflite_bytes']:,}"),
+            ("TFLM arena bytes", f"{qz['arena_bytes']:,}"),
+            ("quantization", qz["method"]),
+            ("test set", f"{q['n_normal']} normal / {q['n_anomaly']} anomalous ({self.metrics['test']['anomaly_source']})"),
+            ("artifact", str(self.out_dir)),
+        ]
+        w = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{w}}  {v}" for k, v in rows)
+
+
+# --------------------------------------------------------------------------- helpers
+def _log(verbose: bool, msg: str) -> None:
+    if verbose:
+        print(f"[edgesynth] {msg}", flush=True)
+
+
+def _split_groups(groups: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks (keep, held_out) putting whole groups on one side."""
+    uniq = np.unique(groups)
+    n_out = int(round(len(uniq) * fraction))
+    if len(uniq) >= 2:
+        n_out = min(max(n_out, 1), len(uniq) - 1)
+    else:
+        n_out = 0
+    out_groups = rng.choice(uniq, size=n_out, replace=False) if n_out else np.array([], dtype=groups.dtype)
+    held = np.isin(groups, out_groups)
+    return ~held, held
+
+
+def _default_features(ds) -> str:
+    return "logmel" if ds.meta.get("format") in ("wav", "mimii", "dcase") else "raw"
+
+
+def _synth_methods(cfg: TrainConfig, n_real: int) -> list[str]:
+    if cfg.synth == "none":
+        return []
+    if cfg.synth != "auto":
+        return [cfg.synth]
+    from edgesynth.synth.generate import choose_strategy
+
+    return list(choose_strategy(np.ones(n_real, dtype=np.int8)))
+
+
+# --------------------------------------------------------------------------- train
+def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool = True) -> TrainResult:
+    """Train, quantize, verify and evaluate a detector on ``dataset``; write the artifact ``out_dir``.
+
+    Parameters
+    ----------
+    dataset : edgesynth.data.Dataset
+        Labelled (or unlabelled = all normal) windows.
+    out_dir : path-like
+        Artifact directory (replaced atomically; nothing is written on error).
+    config : TrainConfig
+    verbose : bool
+        Stage messages and Keras progress.
+
+    Returns
+    -------
+    TrainResult
+    """
+    from edgesynth.artifact import ArtifactWriter, atomic_path
+    from edgesynth.data.features import FeaturePipeline, Normalizer
+    from edgesynth.detect.detector import Detector
+    from edgesynth.detect.metrics import evaluate_scores
+    from edgesynth.detect.models import model_stats, reconstruction_score
+    from edgesynth.detect import report as rep
+    from edgesynth.detect.thresholds import threshold_at_fpr, threshold_max_f1, threshold_percentile
+    from edgesynth.deploy.quantize import quantize
+    from edgesynth.deploy.runtime import LiteRTRunner, TFLMRunner, find_min_arena, recommended_arena
+
+    t0 = time.perf_counter()
+    cfg = config or TrainConfig()
+    cfg.validate()
+    rng = np.random.default_rng(cfg.seed)
+    ds = dataset
+    y = ds.y if ds.y is not None else np.zeros(ds.n_windows, dtype=np.int8)
+    normal_idx = np.flatnonzero(y == 0)
+    anom_idx = np.flatnonzero(y == 1)
+    if normal_idx.size < 4:
+        raise DataError(
+            f"training needs normal windows: {ds.source!r} has {normal_idx.size} normal window(s), at least 4 needed"
+        )
+
+    # 1. splits by recording -------------------------------------------------------------
+    keep, held = _split_groups(ds.groups[normal_idx], cfg.test_fraction, rng)
+    normal_train, normal_test = normal_idx[keep], normal_idx[held]
+    if normal_test.size == 0:  # one recording only: fall back to a window split (stated in the report)
+        perm = rng.permutation(normal_idx)
+        n_test = max(1, int(round(len(perm) * cfg.test_fraction)))
+        normal_test, normal_train = np.sort(perm[:n_test]), np.sort(perm[n_test:])
+    fit_mask, val_mask = _split_groups(ds.groups[normal_train], cfg.val_fraction, rng)
+    normal_fit, normal_val = normal_train[fit_mask], normal_train[val_mask]
+    if normal_val.size == 0:
+        perm = rng.permutation(normal_train)
+        n_val = max(1, int(round(len(perm) * cfg.val_fraction)))
+        normal_val, normal_fit = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    if cfg.anomalies is None:
+        k = int(round(anom_idx.size * (1 - cfg.test_fraction)))
+    else:
+        k = min(cfg.anomalies, anom_idx.size)
+    perm = rng.permutation(anom_idx)
+    anom_train, anom_test = np.sort(perm[:k]), np.sort(perm[k:])
+    _log(verbose, f"data {ds.source}: {normal_fit.size} normal train, {normal_val.size} normal val, "
+         f"{normal_test.size} normal test, {anom_train.size} real anomalies for training, {anom_test.size} held out")
+
+    # 2. features + normalization (normal training data only) ----------------------------
+    kind = cfg.features or _default_features(ds)
+    pipe = FeaturePipeline(kind=kind, sr=ds.sr, **cfg.feature_params)
+    F_all = pipe.transform(ds.X)
+    norm = Normalizer().fit(F_all[normal_fit])
+    Z_all = norm.transform(F_all)
+    d = Z_all.shape[1]
+    _log(verbose, f"features: {kind}, {d} values per window")
+
+    # 3. synthesis -------------------------------------------------------------------------
+    methods = _synth_methods(cfg, anom_train.size)
+    n_synth_total = cfg.n_synth if cfg.n_synth is not None else int(np.clip(normal_fit.size, 64, 2000))
+    synth_Z, synth_X, synth_kinds, synth_info = [], [], [], []
+    if methods:
+        from edgesynth.synth.generate import synthesize
+
+        per = [n_synth_total // len(methods) + (1 if i < n_synth_total % len(methods) else 0) for i in range(len(methods))]
+        for m, n_m in zip(methods, per):
+            _log(verbose, f"synthesizing {n_m} anomalies with {m}")
+            if m == "inject":
+                res = synthesize(ds.X[normal_fit], np.zeros(normal_fit.size, np.int8), method="inject", n=n_m,
+                                 sr=ds.sr, seed=cfg.seed)
+                synth_X.append(res.X)
+                synth_Z.append(norm.transform(pipe.transform(res.X)))
+            else:  # generators learn in normalized feature space
+                Zg = np.concatenate([Z_all[normal_fit], Z_all[anom_train]])
+                yg = np.concatenate([np.zeros(normal_fit.size, np.int8), np.ones(anom_train.size, np.int8)])
+                kw = {"epochs": cfg.synth_epochs} if cfg.synth_epochs else {}
+                res = synthesize(Zg, yg, method=m, n=n_m, seed=cfg.seed, **kw)
+                synth_Z.append(np.asarray(res.X, np.float32).reshape(n_m, d))
+            synth_kinds.append(np.asarray(res.kinds).astype(str))
+            synth_info.append({"method": m, "n": n_m, **{k: v for k, v in (res.info or {}).items()
+                                                           if isinstance(v, (int, float, str, bool))}})
+    Z_synth = np.concatenate(synth_Z) if synth_Z else np.zeros((0, d), np.float32)
+    kinds_synth = np.concatenate(synth_kinds) if synth_kinds else np.zeros(0, str)
+    # hold out a part of the synthetic anomalies for validation (threshold / quantization choice)
+    sperm = rng.permutation(len(Z_synth))
+    n_sval = int(round(len(Z_synth) * 0.2))
+    Z_synth_val, Z_synth_fit = Z_synth[sperm[:n_sval]], Z_synth[sperm[n_sval:]]
+
+    # 4. detector ----------------------------------------------------------------------------
+    Z_anom_fit = np.concatenate([Z_all[anom_train], Z_synth_fit])
+    det_kw = dict(architecture=cfg.architecture, seed=cfg.seed, verbose=1 if verbose else 0,
+                  threshold=cfg.threshold, target_fpr=cfg.target_fpr)
+    if cfg.epochs is not None:
+        det_kw["epochs"] = cfg.epochs
+    if len(Z_anom_fit):
+        det_kw["loss"] = "abc"
+    if cfg.architecture == "conv":
+        if kind != "raw":
+            raise ParameterError("`architecture='conv'` needs raw features (windows); use --features raw")
+        det_kw["input_shape"] = (ds.window_length, ds.n_channels)
+    _log(verbose, f"training {cfg.architecture} autoencoder ({det_kw.get('loss', 'mse')} loss, "
+         f"{len(Z_anom_fit)} anomalies: {anom_train.size} real + {len(Z_synth_fit)} synthetic)")
+    det = Detector(**det_kw)
+    det.fit(Z_all[normal_fit], X_anomaly=Z_anom_fit if len(Z_anom_fit) else None)
+    stats = model_stats(det.model_)
+
+    # validation set: held-out normals + anomalies (real training ones and held-out synthetic ones)
+    Z_val_anom = np.concatenate([Z_all[anom_train], Z_synth_val])
+    Z_val = np.concatenate([Z_all[normal_val], Z_val_anom])
+    y_val = np.concatenate([np.zeros(normal_val.size, np.int8), np.ones(len(Z_val_anom), np.int8)])
+
+    # 5. quantization ------------------------------------------------------------------------
+    _log(verbose, f"quantizing to int8 ({cfg.quantization})")
+    qm = quantize(det.model_, Z_all[normal_fit], method=cfg.quantization,
+                  X_val=Z_val, y_val=y_val if y_val.any() else None, qat_epochs=cfg.qat_epochs, seed=cfg.seed)
+
+    # 6. runtimes: LiteRT vs TFLM bit-exact, smallest arena ----------------------------------
+    arena_min = find_min_arena(qm.tflite)
+    arena = recommended_arena(arena_min)
+    tflm = TFLMRunner(qm.tflite, arena_size=arena)
+    litert = LiteRTRunner(qm.tflite)
+    test_idx = np.concatenate([normal_test, anom_test])
+    Z_test_real = Z_all[test_idx]
+    Xq = tflm.quantize_input(Z_test_real)
+    out_tflm, out_lite = tflm.invoke_int8(Xq), litert.invoke_int8(Xq)
+    n_mismatch = int(np.count_nonzero(out_tflm != out_lite))
+    if n_mismatch:
+        from edgesynth.errors import ModelError
+
+        raise ModelError(f"TFLM and LiteRT disagree on {n_mismatch} int8 outputs of the test set; refusing to write")
+    _log(verbose, f"TFLM == LiteRT on {len(Xq)} test windows (bit-exact); smallest arena {arena_min} B")
+
+    def int8_scores(Z):
+        return reconstruction_score(Z, tflm.predict(Z))
+
+    # 7. thresholds (float and int8 units) ------------------------------------------------------
+    def calibrate(scores_val):
+        s_norm = scores_val[y_val == 0]
+        if cfg.threshold == "fpr":
+            return float(threshold_at_fpr(s_norm, cfg.target_fpr))
+        if cfg.threshold == "f1":
+            if not y_val.any():
+                raise DataError("threshold='f1' needs anomalies (real or synthetic) in validation")
+            return float(threshold_max_f1(scores_val, y_val))
+        return float(threshold_percentile(s_norm, 100.0 * (1 - cfg.target_fpr)))
+
+    s_val_float = det.score_samples(Z_val)
+    s_val_int8 = int8_scores(Z_val)
+    thr_float, thr_int8 = calibrate(s_val_float), calibrate(s_val_int8)
+    det.threshold_ = thr_float
+
+    # 8. evaluation on held-out data -------------------------------------------------------------
+    if anom_test.size:
+        Z_te = Z_test_real
+        y_te = np.concatenate([np.zeros(normal_test.size, np.int8), np.ones(anom_test.size, np.int8)])
+        anomaly_source = "real held-out anomalies"
+    elif len(Z_synth_val):
+        Z_te = np.concatenate([Z_all[normal_test], Z_synth_val])
+        y_te = np.concatenate([np.zeros(normal_test.size, np.int8), np.ones(len(Z_synth_val), np.int8)])
+        anomaly_source = "synthetic anomalies (no real ones held out)"
+    else:
+        Z_te, y_te, anomaly_source = None, None, "none"
+    s_te_float = det.score_samples(Z_te) if Z_te is not None else None
+    s_te_int8 = int8_scores(Z_te) if Z_te is not None else None
+    metrics = {
+        "validation": {
+            "float": evaluate_scores(y_val, s_val_float, thr_float) if y_val.any() else None,
+            "int8": evaluate_scores(y_val, s_val_int8, thr_int8) if y_val.any() else None,
+        },
+        "quantization_auc": qm.aucs,
+        "tflm_litert_bit_exact": {"n_windows": int(len(Xq)), "mismatches": n_mismatch},
+        "model": stats,
+    }
+    if Z_te is not None:
+        metrics["test"] = {
+            "float": evaluate_scores(y_te, s_te_float, thr_float),
+            "int8": evaluate_scores(y_te, s_te_int8, thr_int8),
+            "anomaly_source": anomaly_source,
+        }
+        metrics["test"]["max_abs_score_diff_int8_vs_float"] = float(np.max(np.abs(s_te_int8 - s_te_float)))
+    else:
+        metrics["test"] = None
+
+    # 9. artifact ------------------------------------------------------------------------------
+    manifest = {
+        "data": {**ds.describe(), "n_train_normal": int(normal_fit.size), "n_val_normal": int(normal_val.size),
+                 "n_test_normal": int(normal_test.size), "n_train_anomalies": int(anom_train.size),
+                 "n_test_anomalies": int(anom_test.size)},
+        "window": {"window_length": ds.window_length, "hop_length": int(ds.meta.get("hop_length") or ds.window_length),
+                   "n_channels": ds.n_channels, "channel_names": list(ds.channel_names), "sr": ds.sr},
+        "features": pipe.to_dict(),
+        "normalization": norm.to_dict(),
+        "model": {"architecture": cfg.architecture, "input_dim": int(d), "loss": det.loss, **stats},
+        "threshold": {"value": thr_int8, "float_value": thr_float, "method": cfg.threshold,
+                      "target_fpr": cfg.target_fpr,
+                      "units": "mean squared error between normalized features and the int8 model's dequantized reconstruction"},
+        "quantization": {"method": qm.method, "input_scale": qm.input_scale, "input_zero_point": qm.input_zero_point,
+                         "output_scale": qm.output_scale, "output_zero_point": qm.output_zero_point,
+                         "arena_bytes": int(arena), "arena_min_bytes": int(arena_min),
+                         "arena_margin": "+10 %, rounded up to 16 B (edgesynth.deploy.runtime.recommended_arena)", "tflite_bytes": len(qm.tflite)},
+        "synth": {"methods": methods, "n": int(len(Z_synth)), "details": synth_info},
+        "train_config": asdict(cfg),
+    }
+    with ArtifactWriter(out_dir, kind=DETECTOR_KIND, manifest=manifest) as w:
+        with atomic_path(w.file("detector.keras")) as tmp:
+            det.model_.save(tmp)
+        w.write_bytes("detector_int8.tflite", qm.tflite)
+        w.write_json("metrics.json", metrics)
+        figs = {}
+        if Z_te is not None:
+            figs["ROC curve"] = "figures/roc.png"
+            rep.plot_roc(y_te, {"float": s_te_float, "int8": s_te_int8}, w.file(figs["ROC curve"]))
+            figs["Score histogram (int8)"] = "figures/scores_int8.png"
+            rep.plot_score_hist(s_te_int8, y_te, thr_int8, w.file(figs["Score histogram (int8)"]))
+        if synth_X or len(Z_synth):
+            figs["Real vs synthetic anomalies"] = "figures/real_vs_synthetic.png"
+            if synth_X and anom_idx.size:
+                real, fake = ds.X[anom_idx[:16]], np.concatenate(synth_X)[:16]
+            else:
+                real = Z_all[anom_idx[:16]] if anom_idx.size else Z_all[normal_fit[:16]]
+                fake = Z_synth[:16]
+            rep.plot_overlay(real, fake, w.file(figs["Real vs synthetic anomalies"]))
+        w.write_text("report.md", rep.write_report(w.tmp, metrics, figs, title=f"edgesynth detector — {ds.source}"))
+    seconds = time.perf_counter() - t0
+    from edgesynth.artifact import read_manifest
+
+    return TrainResult(out_dir=Path(out_dir), metrics=metrics, manifest=read_manifest(out_dir), seconds=seconds)
+
+
+# --------------------------------------------------------------------------- evaluate
+def evaluate(artifact_dir, dataset) -> dict:
+    """Score ``dataset`` with the artifact's float and int8 models at the stored thresholds.
+
+    Returns ``{"float": M, "int8": M}`` where ``M`` has auc, pauc, precision, recall, f1,
+    threshold, n_normal, n_anomaly (anomaly = positive class).
+    """
+    from edgesynth.deploy.scorer import ArtifactScorer
+    from edgesynth.detect.detector import Detector
+    from edgesynth.detect.metrics import evaluate_scores
+
+    if dataset.y is None:
+        raise DataError(f"evaluation needs labels; {dataset.source!r} has none")
+    scorer = ArtifactScorer.from_dir(artifact_dir)
+    Z = scorer.features(dataset.X)
+    det = Detector.from_dir(artifact_dir)
+    s_float = det.score_samples(Z)
+    s_int8 = scorer.score_features(Z)
+    thr = scorer.manifest["threshold"]
+    return {
+        "float": evaluate_scores(dataset.y, s_float, float(thr["float_value"])),
+        "int8": evaluate_scores(dataset.y, s_int8, float(thr["value"])),
+    }
+
+
+# --------------------------------------------------------------------------- export
+def export(artifact_dir, out=None, *, name: str = "edgesynth", target: str = "tflm") -> list[Path]:
+    """Write firmware sources for ``artifact_dir``.
+
+    With ``out=None`` the sources go to ``artifact_dir/firmware/<target>`` and the artifact's manifest
+    is updated (atomically); otherwise to ``out``.
+    """
+    from edgesynth.artifact import read_manifest, update_artifact
+    from edgesynth.validation import check_c_identifier
+    import firmware_export
+
+    check_c_identifier(name, "name")
+    artifact_dir = Path(artifact_dir)
+    manifest = read_manifest(artifact_dir, kind=DETECTOR_KIND)
+    tflite = (artifact_dir / "detector_int8.tflite").read_bytes()
+    if out is not None:
+        return firmware_export.export(tflite, manifest, out, name=name, target=target)
+
+    written: list[Path] = []
+
+    def add(tmp_dir: Path, man: dict) -> None:
+        fw = tmp_dir / "firmware" / target
+        paths = firmware_export.export(tflite, manifest, fw, name=name, target=target)
+        written.extend(Path(p).relative_to(tmp_dir) for p in paths)
+        man.setdefault("firmware", {})[target] = {"name": name, "files": [str(p.relative_to(tmp_dir)) for p in map(Path, paths)]}
+
+    update_artifact(artifact_dir, add)
+    return [artifact_dir / p for p in written]
+
+
+# --------------------------------------------------------------------------- demo
+def run_demo(out_dir, *, quick: bool = False, seed: int = 0, verbose: bool = True) -> dict:
+    """The whole chain on simulated vibration data; returns (and prints) the summary.
+
+    simulate -> synthesize anomalies from a handful of labelled ones -> train -> int8 -> TFLM check
+    -> export firmware -> benchmark -> report.
+    """
+    from edgesynth.bench import run_bench
+    from edgesynth.data.simulate import simulate_vibration
+
+    t0 = time.perf_counter()
+    n = 240 if quick else 1200
+    _log(verbose, f"simulating {n} windows of 3-axis vibration")
+    ds = simulate_vibration(n, window_length=1024, sr=4000.0, anomaly_fraction=0.25, seed=seed)
+    cfg = TrainConfig(
+        features="spectrum",
+        synth="auto",
+        anomalies=5,
+        epochs=15 if quick else 80,
+        seed=seed,
+        n_synth=128 if quick else 600,
+        synth_epochs=10 if quick else 60,
+        qat_epochs=1 if quick else 3,
+        quantization="ptq" if quick else "best",
+    )
+    res = train(ds, out_dir, cfg, verbose=verbose)
+    _log(verbose, "exporting firmware sources")
+    export(out_dir, name="edgesynth_demo", target="tflm")
+    _log(verbose, "benchmarking")
+    bench = run_bench(out_dir, repeat=20 if quick else 200)
+    from edgesynth.artifact import atomic_write_json
+
+    atomic_write_json(Path(out_dir) / "bench.json", bench)
+    f, q = res.metrics["test"]["float"], res.metrics["test"]["int8"]
+    summary = {
+        "auc_float": f["auc"],
+        "auc_int8": q["auc"],
+        "f1_int8": q["f1"],
+        "tflite_bytes": res.manifest["quantization"]["tflite_bytes"],
+        "arena_bytes": res.manifest["quantization"]["arena_bytes"],
+        "tflm_latency_us": bench["latency_us"]["tflm_int8"]["median"],
+        "wall_seconds": time.perf_counter() - t0,
+    }
+    atomic_write_json(Path(out_dir) / "summary.json", summary)
+    if verbose:
+        print()
+        print("edgesynth demo — summary")
+        rows = [
+            ("AUC float / int8", f"{summary['auc_float']:.4f} / {summary['auc_int8']:.4f}"),
+            ("F1 int8", f"{summary['f1_int8']:.3f}"),
+            ("model bytes (int8)", f"{summary['tflite_bytes']:,}"),
+            ("TFLM arena bytes", f"{summary['arena_bytes']:,}"),
+            ("TFLM host latency", f"{summary['tflm_latency_us']:.1f} us (median)"),
+            ("wall time", f"{summary['wall_seconds']:.1f} s"),
+            ("artifact", str(out_dir)),
+        ]
+        for k, v in rows:
+            print(f"  {k:<20} {v}")
+    return summary
