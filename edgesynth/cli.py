@@ -87,8 +87,10 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    from edgesynth.artifact import read_manifest
     from edgesynth.pipeline import evaluate
 
+    read_manifest(args.dir, kind="detector")  # fail on a bad artifact before reading DATA
     ds = _load_data(args)
     res = evaluate(args.dir, ds)
     if args.json:
