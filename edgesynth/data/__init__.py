@@ -4,5 +4,6 @@
 (:mod:`edgesynth.data.simulate`) provides labelled data for the demo and tests.
 """
 from edgesynth.data.dataset import Dataset
+from edgesynth.data.loaders import load, require_two_classes
 
-__all__ = ["Dataset"]
+__all__ = ["Dataset", "load", "require_two_classes"]
