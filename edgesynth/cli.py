@@ -31,7 +31,14 @@ def _add_data_options(p: argparse.ArgumentParser, *, data: bool = True) -> None:
     g.add_argument("--time-column", metavar="C", default=None, help="CSV: column holding timestamps (not a channel)")
     g.add_argument("--window-length", metavar="N", type=int, default=None, help="cut long recordings into windows of N samples")
     g.add_argument("--hop-length", metavar="H", type=int, default=None, help="hop between windows (default: window length)")
-    g.add_argument("--channel", metavar="I", type=int, default=None, help="WAV: use channel I (default: mix down)")
+    g.add_argument("--channel", metavar="I", default=None,
+                   help="WAV: channel index I, 'mix' (mix down, default) or 'all' (keep every channel)")
+    g.add_argument("--label-rule", choices=["last", "any", "majority"], default="last",
+                   help="label of a window cut from point-labelled samples (default: last)")
+    g.add_argument("--sr", type=float, default=None, metavar="HZ", help="expected sample rate (WAV) / sample rate of a CSV")
+    g.add_argument("--resample", action="store_true", help="WAV: resample files whose rate differs (default: refuse)")
+    g.add_argument("--on-nonfinite", choices=["raise", "drop"], default="raise",
+                   help="NaN/inf values: refuse the file (default) or drop those windows and report the count")
 
 
 def _load_data(args):
@@ -47,7 +54,11 @@ def _load_data(args):
         time_column=args.time_column,
         window_length=args.window_length,
         hop_length=args.hop_length,
-        channel=args.channel,
+        channel=int(args.channel) if args.channel is not None and str(args.channel).lstrip("-").isdigit() else args.channel,
+        label_rule=args.label_rule,
+        sr=args.sr,
+        resample=args.resample,
+        on_nonfinite=args.on_nonfinite,
     )
 
 

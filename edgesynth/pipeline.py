@@ -122,7 +122,7 @@ def _split_groups(groups: np.ndarray, fraction: float, rng: np.random.Generator)
 
 
 def _default_features(ds) -> str:
-    return "logmel" if ds.meta.get("format") in ("wav", "mimii", "dcase") else "raw"
+    return "logmel" if ds.meta.get("format") == "wav" else "raw"
 
 
 def _synth_methods(cfg: TrainConfig, n_real: int) -> list[str]:
