@@ -378,9 +378,10 @@ class EcgStream:
     channel_names : list of str
         ``["ecg"]``.
     faults : tuple of str
-        ``("pvc", "st_shift", "spike", "dropout", "saturation")``. Beat faults apply to the next
-        beat that has not started yet (it may fall in a later read); sensor faults apply to the
-        samples returned.
+        ``("pvc", "st_shift", "spike", "dropout", "saturation")``. A beat fault makes abnormal every
+        beat that starts during the read, or else the next beat that has not started yet (which
+        may fall in a later read; a fault held over many short reads queues only one such beat);
+        sensor faults apply to the samples returned.
 
     Examples
     --------
@@ -469,16 +470,25 @@ class EcgStream:
             _check_choice(fault, self.faults, "fault")
         sev = _check_severity(severity, self._rng_fault) if fault else 0.0
         self.last_fault = {}
-        if fault in ECG_ABNORMALITIES:
-            self._pending.append((fault, sev))
+        beat_fault = fault if fault in ECG_ABNORMALITIES else None
+        if beat_fault and all(k != beat_fault for k, _ in self._pending):
+            self._pending.append((beat_fault, sev))  # at most one pending fault per kind
         t0, t1 = self._t / self.sr, (self._t + n) / self.sr
         while self._next_r < t1 + 1.0:
             self._beats.append(self._new_beat())
-        for beat in self._beats:  # the next beats that have not started take pending faults
-            if self._pending and beat["kind"] == "normal" and beat["r"] - 0.4 >= t0:
+        for beat in self._beats:  # beats are in time order; a beat "starts" 0.5 s before its R
+            onset = beat["r"] - 0.5
+            if beat["kind"] != "normal" or onset < t0:
+                continue
+            if beat_fault and onset < t1:  # starts during a faulty read: abnormal
+                kind, s = beat_fault, sev
+                self._pending = [p for p in self._pending if p[0] != beat_fault]
+            elif self._pending:  # otherwise the next beat takes a pending fault
                 kind, s = self._pending.pop(0)
-                self._make_abnormal(beat, kind, s)
-                self.last_fault = {"fault": kind, "r_time_s": beat["r"], **beat["params"]}
+            else:
+                break
+            self._make_abnormal(beat, kind, s)
+            self.last_fault = {"fault": kind, "r_time_s": beat["r"], **beat["params"]}
         self._beats = [b for b in self._beats if b["r"] > t0 - 1.5]
         t = t0 + np.arange(n) / self.sr
         x = (self._clean(t, self._beats) + self.noise_std * self._rng_noise.standard_normal(n))[:, None]
