@@ -5,5 +5,14 @@
 """
 from edgesynth.data.dataset import Dataset
 from edgesynth.data.loaders import load, require_two_classes
+from edgesynth.data.simulate import EcgStream, VibrationStream, simulate_ecg, simulate_vibration
 
-__all__ = ["Dataset", "load", "require_two_classes"]
+__all__ = [
+    "Dataset",
+    "load",
+    "require_two_classes",
+    "simulate_vibration",
+    "simulate_ecg",
+    "VibrationStream",
+    "EcgStream",
+]
