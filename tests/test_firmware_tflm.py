@@ -1,0 +1,298 @@
+"""firmware_export: pure-Python reader, C array round trip, config header, op resolver, export."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import require_tool
+from edgesynth.errors import ExportError, ModelError
+from firmware_export import FirmwareConfig, TFLiteModel, export_firmware
+from firmware_export.carray import c_byte_lines, model_data_files
+from firmware_export.tflm import TFLM_OP_METHODS, firmware_files
+
+
+@pytest.fixture(scope="module")
+def ref_bytes(reference_model_path):
+    return reference_model_path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def conv_tflite():
+    """A tiny conv AE (RESHAPE, CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV), untrained, PTQ int8."""
+    from edgesynth._tf import keras
+    from edgesynth.deploy.quantize import convert_int8
+
+    init = keras.initializers.GlorotUniform(seed=2)
+    i = keras.Input((32,))
+    x = keras.layers.Reshape((32, 1))(i)
+    x = keras.layers.Conv1D(2, 3, strides=2, padding="same", activation="relu", kernel_initializer=init)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(32, activation="relu", kernel_initializer=init)(x)
+    x = keras.layers.Reshape((16, 2))(x)
+    x = keras.layers.Conv1DTranspose(1, 3, strides=2, padding="same", kernel_initializer=init)(x)
+    m = keras.Model(i, keras.layers.Flatten()(x))
+    X = np.random.default_rng(440).standard_normal((64, 32)).astype(np.float32)
+    return convert_int8(m, X, seed=0)
+
+
+def _cfg(**kw):
+    base = dict(threshold=0.25, window_length=640, hop_length=320, n_channels=1, sr=16000.0,
+                channel_names=["mic"], feature_kind="raw", arena_bytes=5104)
+    base.update(kw)
+    return FirmwareConfig(**base)
+
+
+# --------------------------------------------------------------------------- reader
+def test_reader_on_reference_model(reference_model_path):
+    m = TFLiteModel.from_file(reference_model_path)
+    assert m.op_names == ["FULLY_CONNECTED"]
+    assert len(m.operators) == 10
+    t = m.input_tensors[0]
+    assert t.shape == (1, 640) and t.dtype == "INT8"
+    assert t.quantization.scale[0] == pytest.approx(0.3910, abs=1e-4)
+    assert int(t.quantization.zero_point[0]) == 89
+    assert m.macs() == 264192  # the published MLPerf Tiny figure
+    fc = m.operators[0]
+    assert fc.options["fused_activation_function"] == "RELU"
+    assert m.operators[-1].options["fused_activation_function"] == "NONE"
+    w = m.tensors[fc.inputs[1]]
+    assert w.data.dtype == np.int8 and w.data.shape == (128, 640)
+    assert m.sha256 == "87cf24194ef93d1d9b11a591d805526b98008e351655d29883c825c9c106ba24"
+
+
+def test_reader_matches_litert(conv_tflite, ref_bytes):
+    from ai_edge_litert.interpreter import Interpreter
+
+    for data in (conv_tflite, ref_bytes):
+        m = TFLiteModel.from_bytes(data)
+        it = Interpreter(model_content=data)
+        ops = it._get_ops_details()
+        assert [o["op_name"] for o in ops] == [o.name for o in m.operators]
+        assert [list(o["inputs"]) for o in ops] == [list(o.inputs) for o in m.operators]
+        details = {d["index"]: d for d in it.get_tensor_details()}
+        for t in m.tensors:
+            if t.index in details:
+                assert tuple(details[t.index]["shape"]) == t.shape
+                if t.quantization is not None and details[t.index]["quantization_parameters"]["scales"].size:
+                    np.testing.assert_array_equal(details[t.index]["quantization_parameters"]["scales"],
+                                                  t.quantization.scale)
+
+
+def test_reader_conv_options(conv_tflite):
+    m = TFLiteModel.from_bytes(conv_tflite)
+    assert {"RESHAPE", "CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"} <= set(m.op_names)
+    conv = [o for o in m.operators if o.name == "CONV_2D"][0]
+    assert conv.options["padding"] == "SAME" and conv.options["stride_w"] == 2
+    assert conv.options["fused_activation_function"] == "RELU"
+
+
+def test_reader_rejects_garbage(ref_bytes):
+    with pytest.raises(ModelError, match="TFL3"):
+        TFLiteModel.from_bytes(b"\x00" * 100)
+    for cut in (20, 1000, len(ref_bytes) // 2, len(ref_bytes) - 5):
+        with pytest.raises(ModelError):
+            TFLiteModel.from_bytes(ref_bytes[:cut])
+
+
+def test_reader_never_crashes_on_mutations(conv_tflite):
+    """Random byte flips give a model or a ModelError, never another exception."""
+    rng = np.random.default_rng(440)
+    base = np.frombuffer(conv_tflite, np.uint8)
+    for _ in range(300):
+        b = base.copy()
+        idx = rng.integers(8, b.size, 4)
+        b[idx] = rng.integers(0, 256, 4)
+        try:
+            TFLiteModel.from_bytes(b.tobytes())
+        except ModelError:
+            pass
+
+
+# --------------------------------------------------------------------------- C array
+def test_c_array_text_exact():
+    files = model_data_files(bytes(range(14)), "tiny", version="9.9")
+    cc = files["tiny_model_data.cc"]
+    assert cc.startswith("// generated by edgesynth 9.9 \u2014 do not edit\n")
+    assert "alignas(16) const unsigned char g_tiny_model_data[] = {\n" in cc
+    assert "  0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,\n  0x0c, 0x0d\n};" in cc
+    assert cc.endswith("const unsigned int g_tiny_model_data_size = 14;\n")
+    assert "extern const unsigned int g_tiny_model_data_size;" in files["tiny_model_data.h"]
+    assert c_byte_lines(b"") == ""
+
+
+@pytest.mark.cc
+def test_c_array_roundtrip_byte_for_byte(tmp_path, ref_bytes):
+    gxx = require_tool("g++")
+    export_firmware(ref_bytes, _cfg(), tmp_path / "fw", name="ad")
+    (tmp_path / "dump.cc").write_text(
+        '#include <cstdio>\n#include <cstdint>\n#include "ad_model_data.h"\n'
+        "int main(int argc, char** argv) {\n  (void)argc;\n"
+        '  if (reinterpret_cast<std::uintptr_t>(g_ad_model_data) % 16 != 0) return 2;\n'
+        '  FILE* f = std::fopen(argv[1], "wb");\n  if (!f) return 1;\n'
+        "  std::fwrite(g_ad_model_data, 1, g_ad_model_data_size, f);\n  std::fclose(f);\n  return 0;\n}\n"
+    )
+    exe = tmp_path / "dump"
+    subprocess.run([gxx, "-std=c++17", "-Wall", "-Wextra", "-Werror", f"-I{tmp_path / 'fw'}",
+                    str(tmp_path / "dump.cc"), str(tmp_path / "fw" / "ad_model_data.cc"), "-o", str(exe)],
+                   check=True, capture_output=True)
+    subprocess.run([str(exe), str(tmp_path / "out.bin")], check=True)
+    assert (tmp_path / "out.bin").read_bytes() == ref_bytes
+
+
+# --------------------------------------------------------------------------- config header + resolver
+@pytest.mark.cc
+def test_config_header_compiles_and_constants_match(tmp_path, ref_bytes):
+    gxx = require_tool("g++")
+    mean = np.linspace(-2, 2, 640).tolist()
+    cfg = _cfg(norm_mean=mean, norm_scale=[0.5], threshold_method="fpr")
+    export_firmware(ref_bytes, cfg, tmp_path / "fw", name="ad")
+    (tmp_path / "cfg.cc").write_text(
+        '#include <cstdio>\n#include "ad_model_config.h"\n'
+        "int main() {\n"
+        '  std::printf("%d %d %d %d %d %d\\n", AD_ARENA_SIZE, AD_INPUT_SIZE, AD_INPUT_ZERO_POINT, '
+        "AD_OUTPUT_ZERO_POINT, AD_WINDOW_LENGTH, AD_HOP_LENGTH);\n"
+        '  std::printf("%.9g %.9g %.9g %.9g %.9g\\n", (double)AD_INPUT_SCALE, (double)AD_OUTPUT_SCALE, '
+        "(double)AD_THRESHOLD, (double)AD_THRESHOLD_OUTPUT_DOMAIN, (double)AD_SAMPLE_RATE);\n"
+        '  std::printf("%.9g %.9g %.9g\\n", (double)AD_NORM_MEAN[0], (double)AD_NORM_MEAN[639], (double)AD_NORM_SCALE[7]);\n'
+        '  std::printf("%s %s %s %d\\n", AD_MODEL_SHA256, AD_CHANNEL_NAMES[0], AD_FEATURE_KIND, AD_INPUT_SHAPE[1]);\n'
+        "  return 0;\n}\n"
+    )
+    exe = tmp_path / "cfg"
+    subprocess.run([gxx, "-std=c++17", "-Wall", "-Wextra", "-Werror", f"-I{tmp_path / 'fw'}",
+                    str(tmp_path / "cfg.cc"), "-o", str(exe)], check=True, capture_output=True)
+    out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.split("\n")
+    m = TFLiteModel.from_bytes(ref_bytes)
+    qi, qo = m.input_tensors[0].quantization, m.output_tensors[0].quantization
+    assert out[0].split() == ["5104", "640", "89", str(int(qo.zero_point[0])), "640", "320"]
+    f32 = [float(v) for v in out[1].split()]
+    np.testing.assert_array_equal(np.float32(f32[:3]), np.float32([qi.scale[0], qo.scale[0], 0.25]))
+    assert f32[3] == pytest.approx(0.25 * 640 / float(qo.scale[0]) ** 2, rel=1e-6)
+    assert f32[4] == 16000.0
+    np.testing.assert_array_equal(np.float32([float(v) for v in out[2].split()]), np.float32([-2, 2, 0.5]))
+    assert out[3].split() == [m.sha256, "mic", "raw", "640"]
+
+
+@pytest.mark.cc
+def test_op_resolver_lists_exactly_the_model_ops(tmp_path, conv_tflite):
+    """Compile the resolver against a stub MicroMutableOpResolver that records the Add calls."""
+    gxx = require_tool("g++")
+    cfg = _cfg(window_length=32, hop_length=32, sr=None, channel_names=[], arena_bytes=4096)
+    export_firmware(conv_tflite, cfg, tmp_path / "fw", name="cae")
+    stub = tmp_path / "stub" / "tensorflow" / "lite" / "micro"
+    stub.mkdir(parents=True)
+    methods = "".join(
+        f'  TfLiteStatus {meth}() {{ std::printf("{op}\\n"); ++n_; return n_ <= N ? kTfLiteOk : kTfLiteError; }}\n'
+        for op, meth in sorted(TFLM_OP_METHODS.items())
+    )
+    (stub / "micro_mutable_op_resolver.h").write_text(
+        "#pragma once\n#include <cstdio>\nenum TfLiteStatus { kTfLiteOk = 0, kTfLiteError = 1 };\n"
+        "namespace tflite {\ntemplate <unsigned int N> class MicroMutableOpResolver {\n public:\n"
+        + methods + "  unsigned int n_ = 0;\n};\n}  // namespace tflite\n"
+    )
+    (tmp_path / "ops.cc").write_text(
+        '#include <cstdio>\n#include "cae_op_resolver.h"\n'
+        "int main() {\n  cae_OpResolver r;\n  if (cae_RegisterOps(r) != kTfLiteOk) return 1;\n"
+        '  std::printf("N=%d\\n", CAE_NUM_OPS);\n  return 0;\n}\n'
+    )
+    exe = tmp_path / "ops"
+    subprocess.run([gxx, "-std=c++17", "-Wall", "-Wextra", "-Werror", f"-I{tmp_path / 'fw'}",
+                    f"-I{tmp_path / 'stub'}", str(tmp_path / "ops.cc"), "-o", str(exe)],
+                   check=True, capture_output=True)
+    out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.split()
+    from ai_edge_litert.interpreter import Interpreter
+
+    litert_ops = sorted({o["op_name"] for o in Interpreter(model_content=conv_tflite)._get_ops_details()})
+    assert out[:-1] == litert_ops
+    assert out[-1] == f"N={len(litert_ops)}"
+
+
+# --------------------------------------------------------------------------- export
+def test_export_files_and_determinism(tmp_path, ref_bytes):
+    a = export_firmware(ref_bytes, _cfg(), tmp_path / "a", name="ad")
+    b = export_firmware(ref_bytes, _cfg(), tmp_path / "b", name="ad")
+    assert [p.name for p in a] == ["ad_model_config.h", "ad_model_data.cc", "ad_model_data.h",
+                                   "ad_op_resolver.h", "firmware.json", "main.cc"]
+    for pa, pb in zip(a, b):
+        assert pa.read_bytes() == pb.read_bytes(), pa.name
+    # re-export into the same folder replaces it atomically
+    again = export_firmware(ref_bytes, _cfg(threshold=0.5), tmp_path / "a", name="ad")
+    assert "AD_THRESHOLD 0.5f" in (tmp_path / "a" / "ad_model_config.h").read_text()
+    assert [p.name for p in again] == [p.name for p in a]
+    main = (tmp_path / "a" / "main.cc").read_text()
+    assert "MicroInterpreter" in main and "ad_RegisterOps" in main and "AD_THRESHOLD" in main
+    info = json.loads((tmp_path / "a" / "firmware.json").read_text())
+    assert info["model"]["ops"] == ["FULLY_CONNECTED"]
+
+
+def test_export_arduino(tmp_path, ref_bytes):
+    paths = export_firmware(ref_bytes, _cfg(), tmp_path / "ad", name="ad", target="arduino")
+    names = [p.name for p in paths]
+    assert "ad.ino" in names and "ad_model_data.cpp" in names and "main.cc" not in names
+    ino = (tmp_path / "ad" / "ad.ino").read_text()
+    assert "void setup()" in ino and "void loop()" in ino and "#include <TensorFlowLite.h>" in ino
+
+
+def test_export_measures_arena_when_missing(ref_bytes):
+    from edgesynth.deploy.runtime import arena_works
+
+    files = firmware_files(ref_bytes, _cfg(arena_bytes=None), name="ad")
+    arena = int(re.search(r"#define AD_ARENA_SIZE (\d+)", files["ad_model_config.h"]).group(1))
+    assert arena_works(ref_bytes, arena)
+    assert not arena_works(ref_bytes, int(arena * 0.9))
+
+
+def test_config_from_manifest(ref_bytes):
+    manifest = {
+        "kind": "detector",
+        "window": {"window_length": 640, "hop_length": 320, "n_channels": 1, "channel_names": ["mic"], "sr": 16000},
+        "features": {"kind": "raw"},
+        "normalization": {"mean_": [0.0] * 640, "scale_": [1.0] * 640},
+        "threshold": {"value": 0.25, "method": "fpr"},
+        "quantization": {"method": "ptq", "input_scale": 0.3910152316093445, "input_zero_point": 89,
+                         "output_scale": None, "output_zero_point": None, "arena_bytes": 5104},
+    }
+    cfg = FirmwareConfig.from_manifest(manifest)
+    assert cfg.hop_length == 320 and cfg.arena_bytes == 5104 and cfg.threshold_method == "fpr"
+    files = firmware_files(ref_bytes, manifest, name="ad")
+    assert "#define AD_ARENA_SIZE 5104" in files["ad_model_config.h"]
+    manifest["quantization"]["input_zero_point"] = 3
+    with pytest.raises(ExportError, match="input_zero_point"):
+        firmware_files(ref_bytes, manifest, name="ad")
+
+
+@pytest.mark.parametrize("bad", ["int", "main", "9lives", "my-model", "", "__x"])
+def test_bad_names_rejected(tmp_path, ref_bytes, bad):
+    with pytest.raises(ExportError, match="name"):
+        export_firmware(ref_bytes, _cfg(), tmp_path / "fw", name=bad)
+    assert not (tmp_path / "fw").exists()
+
+
+def test_corrupt_truncated_and_float_models_rejected(tmp_path, ref_bytes, reference_model_path):
+    with pytest.raises(ExportError, match="TFL3"):
+        export_firmware(b"garbage" * 10, _cfg(), tmp_path / "fw", name="ad")
+    with pytest.raises(ExportError, match="truncated|outside"):
+        export_firmware(ref_bytes[:5000], _cfg(), tmp_path / "fw", name="ad")
+    fp32 = reference_model_path.with_name("ad01_fp32.tflite")
+    if fp32.is_file():
+        with pytest.raises(ExportError, match="float-only"):
+            export_firmware(fp32.read_bytes(), _cfg(), tmp_path / "fw", name="ad")
+    assert not (tmp_path / "fw").exists()
+
+
+def test_export_refuses_foreign_folder(tmp_path, ref_bytes):
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "mine.c").write_text("int x;\n")
+    with pytest.raises(ExportError, match="refusing"):
+        export_firmware(ref_bytes, _cfg(), tmp_path / "proj", name="ad")
+    assert (tmp_path / "proj" / "mine.c").is_file()
+
+
+def test_firmware_export_does_not_import_tensorflow():
+    code = ("import sys, firmware_export, firmware_export.tflm, firmware_export.carray, "
+            "firmware_export.tflite_model; sys.exit('tensorflow' in sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parents[1]))
