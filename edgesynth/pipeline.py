@@ -275,12 +275,18 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
     Z_test_real = Z_all[test_idx]
     Xq = tflm.quantize_input(Z_test_real)
     out_tflm, out_lite = tflm.invoke_int8(Xq), litert.invoke_int8(Xq)
-    n_mismatch = int(np.count_nonzero(out_tflm != out_lite))
-    if n_mismatch:
+    diff = np.abs(out_tflm.astype(np.int16) - out_lite.astype(np.int16))
+    n_mismatch, max_step = int(np.count_nonzero(diff)), int(diff.max(initial=0))
+    if max_step > 1:
         from edgesynth.errors import ModelError
 
-        raise ModelError(f"TFLM and LiteRT disagree on {n_mismatch} int8 outputs of the test set; refusing to write")
-    _log(verbose, f"TFLM == LiteRT on {len(Xq)} test windows (bit-exact); smallest arena {arena_min} B")
+        raise ModelError(
+            f"TFLM and LiteRT disagree by up to {max_step} quantization steps on the test set; refusing to write"
+        )
+    # LiteRT's FULLY_CONNECTED rounds exact ties differently from TFLM's reference kernel, so they may
+    # differ by one step on ~0.1 % of outputs; scores always come from TFLM (what the device runs).
+    _log(verbose, f"TFLM vs LiteRT on {len(Xq)} test windows: {n_mismatch} of {diff.size} int8 outputs differ "
+         f"(max {max_step} step); smallest TFLM arena {arena_min} B")
 
     def int8_scores(Z):
         return reconstruction_score(Z, tflm.predict(Z))
@@ -320,7 +326,8 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
             "int8": evaluate_scores(y_val, s_val_int8, thr_int8) if y_val.any() else None,
         },
         "quantization_auc": qm.aucs,
-        "tflm_litert_bit_exact": {"n_windows": int(len(Xq)), "mismatches": n_mismatch},
+        "tflm_vs_litert": {"n_windows": int(len(Xq)), "n_outputs": int(diff.size), "mismatches": n_mismatch,
+                           "max_step": max_step},
         "model": stats,
     }
     if Z_te is not None:
@@ -342,13 +349,12 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
                    "n_channels": ds.n_channels, "channel_names": list(ds.channel_names), "sr": ds.sr},
         "features": pipe.to_dict(),
         "normalization": norm.to_dict(),
-        "model": {"architecture": cfg.architecture, "input_dim": int(d), "loss": det.loss, **stats},
+        "model": {"architecture": cfg.architecture, "input_dim": int(d), "loss": det.loss_, **stats},
+        "detector_params": det.get_params(),
         "threshold": {"value": thr_int8, "float_value": thr_float, "method": cfg.threshold,
                       "target_fpr": cfg.target_fpr,
                       "units": "mean squared error between normalized features and the int8 model's dequantized reconstruction"},
-        "quantization": {"method": qm.method, "input_scale": qm.input_scale, "input_zero_point": qm.input_zero_point,
-                         "output_scale": qm.output_scale, "output_zero_point": qm.output_zero_point,
-                         "arena_bytes": int(arena), "arena_min_bytes": int(arena_min),
+        "quantization": {**qm.to_manifest(), "arena_bytes": int(arena), "arena_min_bytes": int(arena_min),
                          "arena_margin": "+10 %, rounded up to 16 B (edgesynth.deploy.runtime.recommended_arena)", "tflite_bytes": len(qm.tflite)},
         "synth": {"methods": methods, "n": int(len(Z_synth)), "details": synth_info},
         "train_config": asdict(cfg),
@@ -413,25 +419,39 @@ def export(artifact_dir, out=None, *, name: str = "edgesynth", target: str = "tf
     """
     from edgesynth.artifact import read_manifest, update_artifact
     from edgesynth.validation import check_c_identifier
-    import firmware_export
 
     check_c_identifier(name, "name")
     artifact_dir = Path(artifact_dir)
     manifest = read_manifest(artifact_dir, kind=DETECTOR_KIND)
     tflite = (artifact_dir / "detector_int8.tflite").read_bytes()
     if out is not None:
-        return firmware_export.export(tflite, manifest, out, name=name, target=target)
+        return _emit_firmware(tflite, manifest, out, name=name, target=target)
 
     written: list[Path] = []
 
     def add(tmp_dir: Path, man: dict) -> None:
         fw = tmp_dir / "firmware" / target
-        paths = firmware_export.export(tflite, manifest, fw, name=name, target=target)
-        written.extend(Path(p).relative_to(tmp_dir) for p in paths)
-        man.setdefault("firmware", {})[target] = {"name": name, "files": [str(p.relative_to(tmp_dir)) for p in map(Path, paths)]}
+        paths = _emit_firmware(tflite, manifest, fw, name=name, target=target)
+        rel = [Path(p).relative_to(tmp_dir) for p in paths]
+        written.extend(rel)
+        man.setdefault("firmware", {})[target] = {"name": name, "files": [p.as_posix() for p in rel]}
 
     update_artifact(artifact_dir, add)
     return [artifact_dir / p for p in written]
+
+
+def _emit_firmware(tflite: bytes, manifest: dict, out, *, name: str, target: str) -> list[Path]:
+    from edgesynth.errors import ParameterError
+    from firmware_export import FirmwareConfig, export_firmware
+
+    config = FirmwareConfig.from_manifest(manifest)
+    if target in ("tflm", "arduino"):
+        return [Path(p) for p in export_firmware(tflite, config, out, name=name, target=target)]
+    if target == "standalone-c":
+        from firmware_export.standalone import emit_standalone
+
+        return [Path(p) for p in emit_standalone(tflite, config, out, name=name)]
+    raise ParameterError(f"`target` must be tflm, arduino or standalone-c. Received: target={target!r}")
 
 
 # --------------------------------------------------------------------------- demo

@@ -57,3 +57,14 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{name} is required in CI (.ci/run installs it) but is not on PATH")
         pytest.skip(f"{name} not installed")
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_artifact(tmp_path_factory) -> Path:
+    """``edgesynth demo --quick`` run once per session (through the CLI entry point, in-process)."""
+    from edgesynth.cli import main
+
+    out = tmp_path_factory.mktemp("demo") / "artifact"
+    rc = main(["demo", "--out", str(out), "--quick", "--quiet", "--seed", "0"])
+    assert rc == 0
+    return out

@@ -1,0 +1,116 @@
+"""End to end: ``edgesynth demo`` writes every artifact; evaluate / export / bench read it back."""
+import json
+
+import numpy as np
+import pytest
+
+from edgesynth.artifact import read_manifest
+from edgesynth.cli import main
+
+pytestmark = pytest.mark.slow
+
+METRIC_KEYS = {"auc", "pauc", "precision", "recall", "f1", "threshold", "n_normal", "n_anomaly"}
+
+
+def test_demo_writes_every_artifact(demo_artifact):
+    d = demo_artifact
+    for rel in ["manifest.json", "detector.keras", "detector_int8.tflite", "metrics.json", "report.md",
+                "figures/roc.png", "figures/scores_int8.png", "figures/real_vs_synthetic.png",
+                "bench.json", "summary.json"]:
+        assert (d / rel).exists(), rel
+    fw = list((d / "firmware" / "tflm").iterdir())
+    names = {p.name for p in fw}
+    assert {"edgesynth_demo_model_data.cc", "edgesynth_demo_model_data.h", "edgesynth_demo_model_config.h",
+            "main.cc"} <= names
+    m = read_manifest(d, kind="detector")  # verifies every file hash
+    for key in ("versions", "data", "window", "features", "normalization", "model", "threshold", "quantization",
+                "synth", "files", "firmware"):
+        assert key in m, key
+    assert m["versions"]["tensorflow"].startswith("2.21")
+    assert m["versions"]["tflite-micro"]
+    assert m["features"]["kind"] == "spectrum"
+    assert m["data"]["n_train_anomalies"] == 5
+    assert m["synth"]["n"] > 0
+    assert m["quantization"]["arena_bytes"] >= m["quantization"]["arena_min_bytes"]
+    assert m["quantization"]["tflite_bytes"] == (d / "detector_int8.tflite").stat().st_size
+    report = (d / "report.md").read_text()
+    assert "figures/roc.png" in report
+
+
+def test_demo_detects_faults(demo_artifact):
+    metrics = json.loads((demo_artifact / "metrics.json").read_text())
+    test = metrics["test"]
+    assert test["anomaly_source"].startswith("real")
+    assert test["float"]["auc"] > 0.85
+    assert test["int8"]["auc"] > 0.85
+    assert abs(test["int8"]["auc"] - test["float"]["auc"]) < 0.05
+    assert metrics["tflm_vs_litert"]["max_step"] <= 1
+
+
+def test_scores_rebuild_from_manifest_alone(demo_artifact):
+    from edgesynth.data import simulate_vibration
+    from edgesynth.deploy.scorer import ArtifactScorer
+    from edgesynth.detect.detector import Detector
+
+    ds = simulate_vibration(48, window_length=1024, sr=4000.0, anomaly_fraction=0.5, seed=123)
+    scorer = ArtifactScorer.from_dir(demo_artifact)
+    s1 = scorer.score_windows(ds.X)
+    s2 = ArtifactScorer.from_dir(demo_artifact, runtime="tflm").score_windows(ds.X)
+    np.testing.assert_array_equal(s1, s2)
+    det = Detector.from_dir(demo_artifact)
+    sf = det.score_samples(scorer.features(ds.X))
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(ds.y, s1) > 0.8
+    assert roc_auc_score(ds.y, sf) > 0.8
+    with pytest.raises(Exception, match="windows must have shape"):
+        scorer.score_windows(ds.X[:, :512])
+
+
+def test_evaluate_json_contract(demo_artifact, tmp_path, capsys):
+    from edgesynth.data import simulate_vibration
+
+    ds = simulate_vibration(60, window_length=1024, sr=4000.0, anomaly_fraction=0.3, seed=7)
+    path = tmp_path / "eval.npz"
+    np.savez(path, X=ds.X, y=ds.y)
+    assert main(["evaluate", str(demo_artifact), str(path), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert set(res) == {"float", "int8"}
+    for kind in res:
+        assert set(res[kind]) >= METRIC_KEYS
+        assert res[kind]["n_normal"] == int((ds.y == 0).sum())
+        assert res[kind]["n_anomaly"] == int((ds.y == 1).sum())
+    m = read_manifest(demo_artifact)
+    assert res["int8"]["threshold"] == pytest.approx(m["threshold"]["value"])
+
+
+def test_export_targets_to_other_dir(demo_artifact, tmp_path, capsys):
+    before = read_manifest(demo_artifact)["files"]
+    assert main(["export", str(demo_artifact), "--out", str(tmp_path / "ino"), "--name", "pump", "--target", "arduino"]) == 0
+    assert (tmp_path / "ino" / "pump.ino").exists()
+    assert read_manifest(demo_artifact)["files"] == before  # --out leaves the artifact untouched
+
+
+def test_bench_json_schema_and_consistency(demo_artifact, capsys, reference_model_path):
+    from edgesynth.deploy.runtime import arena_works
+    from edgesynth._tf import keras
+
+    assert main(["bench", str(demo_artifact), "--json", "--repeat", "5", "--reference", str(reference_model_path)]) == 0
+    res = json.loads(capsys.readouterr().out)
+    for k in ("params", "macs", "tflite_bytes", "arena_bytes", "latency_us", "mcu_estimates", "reference",
+              "ratios_ours_over_reference"):
+        assert k in res, k
+    for rt in ("keras_float", "litert_int8", "tflm_int8"):
+        assert set(res["latency_us"][rt]) == {"median", "p99", "n"}
+        assert res["latency_us"][rt]["n"] == 5
+    tfl = (demo_artifact / "detector_int8.tflite").read_bytes()
+    assert res["tflite_bytes"] == len(tfl)
+    assert arena_works(tfl, res["arena_bytes"]) and not arena_works(tfl, res["arena_bytes"] - 16)
+    # MACs equal a hand count over the Dense layers of the float model
+    model = keras.models.load_model(demo_artifact / "detector.keras", compile=False)
+    hand = sum(l.kernel.shape[0] * l.kernel.shape[1] for l in model.layers if isinstance(l, keras.layers.Dense))
+    assert res["macs"] == hand
+    assert res["reference"]["macs"] == 264_192
+    assert res["ratios_ours_over_reference"]["macs"] == pytest.approx(hand / 264_192)
+    est = res["mcu_estimates"]["parts"]["Cortex-M4F @ 120 MHz"]["tflm"]["ms"]
+    assert est == pytest.approx(10.05 * hand / 264_192, rel=1e-6)
