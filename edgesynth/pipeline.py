@@ -159,7 +159,7 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
     from edgesynth.detect.metrics import evaluate_scores
     from edgesynth.detect.models import model_stats, reconstruction_score
     from edgesynth.detect import report as rep
-    from edgesynth.detect.thresholds import threshold_at_fpr, threshold_max_f1, threshold_percentile
+    from edgesynth.detect.thresholds import MIN_EXCEEDANCES, calibrate_threshold
     from edgesynth.deploy.quantize import quantize
     from edgesynth.deploy.runtime import LiteRTRunner, TFLMRunner, find_min_arena, recommended_arena
 
@@ -293,14 +293,9 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
 
     # 7. thresholds (float and int8 units) ------------------------------------------------------
     def calibrate(scores_val):
-        s_norm = scores_val[y_val == 0]
-        if cfg.threshold == "fpr":
-            return float(threshold_at_fpr(s_norm, cfg.target_fpr))
-        if cfg.threshold == "f1":
-            if not y_val.any():
-                raise DataError("threshold='f1' needs anomalies (real or synthetic) in validation")
-            return float(threshold_max_f1(scores_val, y_val))
-        return float(threshold_percentile(s_norm, 100.0 * (1 - cfg.target_fpr)))
+        if cfg.threshold == "f1" and not y_val.any():
+            raise DataError("threshold='f1' needs anomalies (real or synthetic) in validation")
+        return float(calibrate_threshold(scores_val, y_val, method=cfg.threshold, target_fpr=cfg.target_fpr))
 
     s_val_float = det.score_samples(Z_val)
     s_val_int8 = int8_scores(Z_val)
@@ -353,6 +348,9 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
         "detector_params": det.get_params(),
         "threshold": {"value": thr_int8, "float_value": thr_float, "method": cfg.threshold,
                       "target_fpr": cfg.target_fpr,
+                      "estimator": ("gamma fit" if cfg.threshold == "fpr" and normal_val.size * cfg.target_fpr < MIN_EXCEEDANCES
+                                    else "empirical"),
+                      "n_calibration_normal": int(normal_val.size),
                       "units": "mean squared error between normalized features and the int8 model's dequantized reconstruction"},
         "quantization": {**qm.to_manifest(), "arena_bytes": int(arena), "arena_min_bytes": int(arena_min),
                          "arena_margin": "+10 %, rounded up to 16 B (edgesynth.deploy.runtime.recommended_arena)", "tflite_bytes": len(qm.tflite)},

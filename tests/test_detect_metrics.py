@@ -108,3 +108,19 @@ def test_bad_inputs_raise_clearly():
         evaluate_scores([0, 1], [0.1, 0.2, 0.3], 0.1)
     with pytest.raises(DataError, match="0 \\(normal\\) or 1"):
         roc_auc([0, 2], [0.1, 0.2])
+
+
+def test_gamma_threshold_recovers_true_quantile_and_resists_one_outlier(rng):
+    from scipy import stats
+
+    from edgesynth.detect.thresholds import MIN_EXCEEDANCES, threshold_gamma
+
+    s = rng.gamma(3.0, 0.2, size=5000)
+    assert threshold_gamma(s, 0.01) == pytest.approx(stats.gamma.ppf(0.99, 3.0, scale=0.2), rel=0.05)
+    few = np.r_[rng.gamma(3.0, 0.2, size=34), 50.0]  # 35 normals, one odd calibration window
+    assert threshold_at_fpr(few, 0.01) == 50.0  # the empirical tail is the outlier itself
+    assert 35 * 0.01 < MIN_EXCEEDANCES
+    thr = calibrate_threshold(few, method="fpr", target_fpr=0.01)
+    assert thr == pytest.approx(threshold_gamma(few, 0.01)) and thr < 50.0
+    # with enough normals the empirical quantile is used and achieves the target exactly
+    assert calibrate_threshold(s, method="fpr", target_fpr=0.01) == threshold_at_fpr(s, 0.01)

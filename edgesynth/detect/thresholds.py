@@ -17,6 +17,10 @@ from edgesynth.errors import DataError, ParameterError
 from edgesynth.validation import check_array, check_binary_labels
 
 METHODS = ("fpr", "f1", "percentile")
+#: Below this many expected exceedances (``n_normal * target_fpr``) the empirical quantile is an
+#: extreme-value estimate that one odd calibration window can move arbitrarily far; ``fpr``
+#: calibration then uses a gamma fit of the normal scores instead (DCASE 2020 baseline style).
+MIN_EXCEEDANCES = 5
 
 
 def threshold_at_fpr(normal_scores, target_fpr: float = 0.01) -> float:
@@ -32,6 +36,24 @@ def threshold_at_fpr(normal_scores, target_fpr: float = 0.01) -> float:
     k = int(np.floor(target_fpr * len(s) + 1e-9))  # allowed false positives
     desc = np.sort(s)[::-1]
     return float(desc[min(k, len(s) - 1)])
+
+
+def threshold_gamma(normal_scores, target_fpr: float = 0.01) -> float:
+    """``1 - target_fpr`` quantile of a gamma distribution fitted to ``normal_scores`` (loc = 0).
+
+    The DCASE 2020 Task 2 baseline's threshold: robust when there are too few normal scores for
+    an empirical tail quantile (see :data:`MIN_EXCEEDANCES`).
+    """
+    from scipy import stats
+
+    s = check_array(normal_scores, "normal_scores", ndim=1, dtype=np.float64, min_samples=2)
+    if not 0.0 < target_fpr < 1.0:
+        raise ParameterError(f"`target_fpr` must be in (0, 1). Received: target_fpr={target_fpr}")
+    pos = np.maximum(s, np.finfo(np.float64).tiny)
+    if np.ptp(pos) == 0:
+        return float(pos[0])
+    a, loc, scale = stats.gamma.fit(pos, floc=0.0)
+    return float(stats.gamma.ppf(1.0 - target_fpr, a, loc=loc, scale=scale))
 
 
 def threshold_percentile(normal_scores, q: float = 99.0) -> float:
@@ -71,7 +93,8 @@ def threshold_max_f1(scores, y) -> float:
 def calibrate_threshold(scores, y=None, *, method: str = "fpr", target_fpr: float = 0.01) -> float:
     """Dispatch to the threshold of ``method`` in :data:`METHODS` (``y`` = None means all normal).
 
-    ``fpr``: :func:`threshold_at_fpr` on the normal scores; ``percentile``: the
+    ``fpr``: :func:`threshold_at_fpr` on the normal scores, or :func:`threshold_gamma` when they
+    are too few for the tail (``n_normal * target_fpr <`` :data:`MIN_EXCEEDANCES`); ``percentile``: the
     ``100 * (1 - target_fpr)``-th percentile of normal scores; ``f1``: :func:`threshold_max_f1`
     (needs anomalies in ``y``).
     """
@@ -85,5 +108,7 @@ def calibrate_threshold(scores, y=None, *, method: str = "fpr", target_fpr: floa
     if normal.size == 0:
         raise DataError(f"threshold method {method!r} needs normal scores (y == 0); none given")
     if method == "fpr":
+        if normal.size * target_fpr < MIN_EXCEEDANCES and normal.size >= 2:
+            return threshold_gamma(normal, target_fpr)
         return threshold_at_fpr(normal, target_fpr)
     return threshold_percentile(normal, 100.0 * (1.0 - target_fpr))
