@@ -253,6 +253,9 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
     _log(verbose, f"training {cfg.architecture} autoencoder ({det_kw.get('loss', 'mse')} loss, "
          f"{len(Z_anom_fit)} anomalies: {anom_train.size} real + {len(Z_synth_fit)} synthetic)")
     det = Detector(**det_kw)
+    pre = model_stats(det.build(d))
+    _log(verbose, f"model before training: {pre['params']:,} parameters, {pre['macs']:,} MACs per window, "
+         f"~{pre['int8_bytes_estimate']:,} B of int8 weights")
     det.fit(Z_all[normal_fit], X_anomaly=Z_anom_fit if len(Z_anom_fit) else None)
     stats = model_stats(det.model_)
 

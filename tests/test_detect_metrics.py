@@ -59,6 +59,9 @@ def test_threshold_metrics_agree_with_sklearn(rng):
     assert m["precision"] == pytest.approx(precision_score(y, pred))
     assert m["recall"] == pytest.approx(recall_score(y, pred))
     assert m["f1"] == pytest.approx(f1_score(y, pred))
+    assert m["auc"] == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    assert m["pauc"] == pytest.approx(roc_auc_score(y, s, max_fpr=0.1), abs=1e-9)
+    assert mcclish(m["pauc_dcase"]) == pytest.approx(m["pauc"], abs=1e-12)
     assert m["n_normal"] == int((y == 0).sum()) and m["n_anomaly"] == int(y.sum())
     assert m["tp"] + m["fp"] + m["fn"] + m["tn"] == len(y)
 
@@ -66,7 +69,7 @@ def test_threshold_metrics_agree_with_sklearn(rng):
 def test_one_class_gives_no_auc_but_still_fpr(rng):
     s = rng.normal(size=50)
     m = evaluate_scores(np.zeros(50, int), s, 0.0)
-    assert m["auc"] is None and m["pauc"] is None
+    assert m["auc"] is None and m["pauc"] is None and m["pauc_dcase"] is None
     assert m["fpr"] == pytest.approx(np.mean(s > 0))
 
 

@@ -1,9 +1,10 @@
 """Detection metrics, computed here and checked against scikit-learn in the tests.
 
 * ``auc`` — area under the ROC curve (Mann-Whitney U with tied scores counted one half).
-* ``pauc`` — partial AUC over false-positive rates ``[0, max_fpr]`` divided by ``max_fpr``, the
-  DCASE 2020 Task 2 definition (``max_fpr = 0.1``). This is *not* scikit-learn's McClish-corrected
-  ``roc_auc_score(max_fpr=...)``; :func:`mcclish` converts one into the other.
+* ``pauc`` — partial AUC over false-positive rates ``[0, 0.1]`` as scikit-learn computes it
+  (``roc_auc_score(y, s, max_fpr=0.1)``, McClish-standardized: 0.5 = chance, 1 = perfect);
+* ``pauc_dcase`` — the same area divided by ``max_fpr`` (the DCASE 2020 Task 2 definition,
+  :func:`partial_auc`); :func:`mcclish` converts it to the former.
 * ``precision`` / ``recall`` / ``f1`` / ``fpr`` of ``score > threshold`` (anomaly = positive).
 
 Examples
@@ -81,7 +82,8 @@ def evaluate_scores(y, scores, threshold: float, *, max_fpr: float = PAUC_MAX_FP
     Returns
     -------
     dict
-        ``auc``, ``pauc`` (``None`` when only one class is present), ``precision``, ``recall``,
+        ``auc``, ``pauc`` (sklearn's standardized partial AUC), ``pauc_dcase`` (``None`` when only
+        one class is present), ``precision``, ``recall``,
         ``f1``, ``fpr``, ``threshold``, ``n_normal``, ``n_anomaly``, ``tp``, ``fp``, ``fn``, ``tn``.
     """
     y, s = _check(y, scores)
@@ -99,7 +101,8 @@ def evaluate_scores(y, scores, threshold: float, *, max_fpr: float = PAUC_MAX_FP
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
         "auc": roc_auc(y, s) if both else None,
-        "pauc": partial_auc(y, s, max_fpr) if both else None,
+        "pauc": mcclish(partial_auc(y, s, max_fpr), max_fpr) if both else None,
+        "pauc_dcase": partial_auc(y, s, max_fpr) if both else None,
         "pauc_max_fpr": max_fpr,
         "precision": float(precision),
         "recall": float(recall),
