@@ -37,7 +37,8 @@ class TrainConfig:
     Parameters
     ----------
     features : {"raw", "logmel", "spectrum"} or None
-        Feature pipeline; ``None`` picks ``logmel`` for audio folders and ``raw`` otherwise.
+        Feature pipeline; ``None`` picks ``logmel`` for audio folders, ``raw`` for windows of at
+        most :data:`RAW_MAX_VALUES` values and ``spectrum`` for longer sensor windows.
     feature_params : dict
         Extra :class:`~edgesynth.data.features.FeaturePipeline` parameters.
     synth : {"none", "inject", "vae", "gan", "auto"}
@@ -121,8 +122,17 @@ def _split_groups(groups: np.ndarray, fraction: float, rng: np.random.Generator)
     return ~held, held
 
 
+#: Windows with at most this many values (window_length * n_channels) are fed raw to the dense
+#: autoencoder (beats, short sensor snippets); longer ones get a spectrum so the model stays in
+#: the tens of kilobytes a microcontroller has.
+RAW_MAX_VALUES = 512
+
+
 def _default_features(ds) -> str:
-    return "logmel" if ds.meta.get("format") == "wav" else "raw"
+    """``logmel`` for audio (WAV folders), ``raw`` for short windows, ``spectrum`` for long sensor windows."""
+    if ds.meta.get("format") == "wav":
+        return "logmel"
+    return "raw" if ds.window_length * ds.n_channels <= RAW_MAX_VALUES else "spectrum"
 
 
 def _synth_methods(cfg: TrainConfig, n_real: int) -> list[str]:

@@ -114,3 +114,56 @@ def test_bench_json_schema_and_consistency(demo_artifact, capsys, reference_mode
     assert res["ratios_ours_over_reference"]["macs"] == pytest.approx(hand / 264_192)
     est = res["mcu_estimates"]["parts"]["Cortex-M4F @ 120 MHz"]["tflm"]["ms"]
     assert est == pytest.approx(10.05 * hand / 264_192, rel=1e-6)
+
+
+def _ucr_file(path, n=160, seed=0):
+    from edgesynth.data import simulate_ecg
+
+    ds = simulate_ecg(n, anomaly_fraction=0.25, seed=seed)
+    labels = np.where(ds.y == 1, 2, 1)
+    rows = np.column_stack([labels, ds.X[:, :, 0]])
+    np.savetxt(path, rows, delimiter="\t", fmt="%.6g")
+    return ds
+
+
+def test_train_and_evaluate_through_the_cli_on_a_ucr_file(tmp_path, capsys):
+    _ucr_file(tmp_path / "beats_TRAIN.tsv")
+    _ucr_file(tmp_path / "beats_TEST.tsv", seed=1)
+    out = tmp_path / "det"
+    rc = main(["train", str(tmp_path / "beats_TRAIN.tsv"), "--out", str(out), "--synth", "inject",
+               "--anomalies", "4", "--epochs", "4", "--seed", "1", "--normal-label", "1"])
+    assert rc == 0
+    m = read_manifest(out, kind="detector")
+    assert m["features"]["kind"] == "raw"  # short beats go in raw
+    assert m["data"]["n_train_anomalies"] == 4
+    assert m["model"]["loss"] == "abc" and m["synth"]["methods"] == ["inject"]
+    assert m["threshold"]["estimator"] in ("empirical", "gamma fit")
+    capsys.readouterr()
+    assert main(["evaluate", str(out), str(tmp_path / "beats_TEST.tsv"), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["int8"]["auc"] > 0.7
+
+
+def test_train_failure_writes_nothing(tmp_path, capsys):
+    from edgesynth.data import simulate_ecg
+
+    ds = simulate_ecg(20, anomaly_fraction=0.0, seed=0)
+    np.savez(tmp_path / "all_anomalous.npz", X=ds.X, y=np.ones(len(ds.X), np.int8))
+    out = tmp_path / "never"
+    assert main(["train", str(tmp_path / "all_anomalous.npz"), "--out", str(out), "--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "normal" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_default_features_follow_the_data():
+    from edgesynth.data import Dataset
+    from edgesynth.pipeline import RAW_MAX_VALUES, _default_features
+
+    def ds(L, C, fmt=None):
+        return Dataset(X=np.zeros((2, L, C), np.float32), y=None, meta={"format": fmt} if fmt else {})
+
+    assert _default_features(ds(140, 1)) == "raw"
+    assert _default_features(ds(RAW_MAX_VALUES, 1)) == "raw"
+    assert _default_features(ds(1024, 3)) == "spectrum"
+    assert _default_features(ds(16000, 1, "wav")) == "logmel"
