@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(t)
     t.add_argument("--out", required=True, metavar="DIR")
     t.add_argument("--features", choices=["raw", "logmel", "spectrum"], default=None,
-                   help="feature pipeline (default: logmel for WAV folders, raw otherwise)")
+                   help="feature pipeline (default: logmel for WAV folders, raw for windows of <= 512 values, spectrum for longer ones)")
     t.add_argument("--synth", choices=["none", "inject", "vae", "gan", "auto"], default="auto",
                    help="synthetic anomalies to train with (default: auto)")
     t.add_argument("--anomalies", type=int, default=None, metavar="K",

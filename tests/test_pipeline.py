@@ -167,3 +167,24 @@ def test_default_features_follow_the_data():
     assert _default_features(ds(RAW_MAX_VALUES, 1)) == "raw"
     assert _default_features(ds(1024, 3)) == "spectrum"
     assert _default_features(ds(16000, 1, "wav")) == "logmel"
+
+
+def test_conv_architecture_trains_quantizes_and_runs_on_tflm(tmp_path):
+    from edgesynth.data import simulate_vibration
+    from edgesynth.deploy.scorer import ArtifactScorer
+    from edgesynth.pipeline import TrainConfig, train
+    from firmware_export.tflite_model import TFLiteModel
+
+    ds = simulate_vibration(96, window_length=64, sr=4000.0, anomaly_fraction=0.25, seed=2)
+    cfg = TrainConfig(architecture="conv", features="raw", synth="none", anomalies=0, epochs=3,
+                      quantization="ptq", seed=2)
+    res = train(ds, tmp_path / "conv", cfg, verbose=False)
+    ops = set(TFLiteModel.from_bytes((tmp_path / "conv" / "detector_int8.tflite").read_bytes()).op_names)
+    assert "CONV_2D" in ops and "FULLY_CONNECTED" not in ops
+    assert res.metrics["tflm_vs_litert"]["max_step"] <= 1  # TRANSPOSE_CONV may round a tie differently too
+    s = ArtifactScorer.from_dir(tmp_path / "conv").score_windows(ds.X[:8])
+    assert s.shape == (8,) and np.all(np.isfinite(s))
+    with pytest.raises(Exception, match="needs raw features"):
+        train(ds, tmp_path / "bad", TrainConfig(architecture="conv", features="spectrum", synth="none",
+                                                anomalies=0, epochs=1), verbose=False)
+    assert not (tmp_path / "bad").exists()
