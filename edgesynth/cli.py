@@ -142,7 +142,8 @@ def cmd_export(args) -> int:
 def cmd_bench(args) -> int:
     from edgesynth.bench import run_bench, format_bench
 
-    res = run_bench(args.dir, reference=args.reference, repeat=args.repeat)
+    res = run_bench(args.dir, reference=args.reference, reference_float=args.reference_float, repeat=args.repeat,
+                    warmup=args.warmup, seed=args.seed)
     if args.json:
         _print_json(res)
     else:
@@ -254,7 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true")
     b.add_argument("--reference", default=None, metavar="MODEL.tflite",
                    help="measure a reference int8 model in the same run and report ratios")
+    b.add_argument("--reference-float", default=None, metavar="MODEL.tflite",
+                   help="the reference's float model (adds its LiteRT float latency)")
     b.add_argument("--repeat", type=int, default=200, help="timed repetitions per runtime")
+    b.add_argument("--warmup", type=int, default=20, help="untimed calls per runtime before timing")
+    b.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     b.set_defaults(func=cmd_bench)
 
     st = sub.add_parser("stream", help="score a live serial stream with a trained artifact")
