@@ -61,6 +61,7 @@ _CODE_DTYPES = {1: np.dtype("<i2"), 2: np.dtype("<f4")}
 _HEADER = struct.Struct("<HBB")
 _CRC = struct.Struct(">H")
 _MIN_PACKET = _HEADER.size + _CRC.size
+_F32_MAX = float(np.finfo(np.float32).max)
 
 
 # --------------------------------------------------------------------------- CRC, COBS
@@ -377,20 +378,26 @@ class TextFramer(_Framer):
         if len(values) != self.n_channels:
             self.bad_frames += 1
             return
-        arr = np.asarray(values, dtype=np.float64)
-        if not self._check_values(arr) or (np.abs(arr) > np.finfo(np.float32).max).any():
-            self.bad_frames += 1
-            return
-        rows.append(values)
+        rows.append(values)  # values are checked for the whole block at once in _emit
 
     def _emit(self, rows: list) -> np.ndarray:
         if self.n_channels is None and self._pending:
             return np.empty((0, 0), dtype=np.float32)
         if not rows:
             return self._empty()
-        out = np.asarray(rows, dtype=np.float32)
-        self.frames += len(out)
-        self.samples += len(out)
+        arr = np.asarray(rows, dtype=np.float64)
+        ok = np.isfinite(arr).all(axis=1)
+        if self.value_range is not None:
+            lo, hi = self.value_range
+            inside = ((arr >= lo) & (arr <= hi)).all(axis=1)
+            self.out_of_range += int((ok & ~inside).sum())
+            ok &= inside
+        ok &= (np.abs(arr) <= _F32_MAX).all(axis=1)  # would overflow to inf as float32
+        n_ok = int(ok.sum())
+        self.bad_frames += len(ok) - n_ok
+        out = (arr if n_ok == len(ok) else arr[ok]).astype(np.float32)
+        self.frames += n_ok
+        self.samples += n_ok
         return out
 
 
