@@ -166,6 +166,8 @@ def cmd_stream(args) -> int:
         rate=args.rate,
         json=args.json,
         out=sys.stdout,
+        value_range=tuple(args.value_range) if args.value_range else None,
+        reconnect_timeout=args.reconnect_timeout,
     )
     if args.json:
         sys.stdout.write(json.dumps({"summary": summary}) + "\n")
@@ -177,7 +179,7 @@ def cmd_stream(args) -> int:
 def cmd_simulate_device(args) -> int:
     from edgesynth.stream.device import simulate_device
 
-    simulate_device(
+    report = simulate_device(
         None if args.pty else args.port,
         pty=args.pty,
         rate=args.rate,
@@ -187,7 +189,12 @@ def cmd_simulate_device(args) -> int:
         corrupt=args.corrupt,
         seed=args.seed,
         signal=args.signal,
+        **({"link": args.link} if args.link else {}),
+        **({"dtype": args.dtype} if args.dtype else {}),
     )
+    if report:
+        print("simulate-device: " + ", ".join(f"{k}={v}" for k, v in report.items()
+                                              if isinstance(v, (int, float, str))), file=sys.stderr)
     return 0
 
 
@@ -271,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--duration", type=float, default=None, metavar="S")
     st.add_argument("--rate", type=float, default=None, metavar="HZ", help="sampling rate (default: detect)")
     st.add_argument("--json", action="store_true")
+    st.add_argument("--value-range", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                    help="samples outside [LO, HI] count as bad frames (sensor range)")
+    st.add_argument("--reconnect-timeout", type=float, default=30.0, metavar="S",
+                    help="wait this long for a vanished port to come back before failing")
     st.set_defaults(func=cmd_stream)
 
     sd = sub.add_parser("simulate-device", help="act as a sensor board on a serial port or a new pty")
@@ -282,8 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
     sd.add_argument("--anomaly-every", type=float, default=None, metavar="S")
     sd.add_argument("--duration", type=float, default=None, metavar="S")
     sd.add_argument("--corrupt", type=float, default=0.0, metavar="F", help="fraction of bytes to corrupt")
-    sd.add_argument("--signal", choices=["vibration", "ecg"], default="vibration")
+    sd.add_argument("--signal", choices=["vibration", "ecg", "sine"], default="vibration")
     sd.add_argument("--seed", type=int, default=0)
+    sd.add_argument("--link", default=None, metavar="PATH",
+                    help="with --pty: a stable symlink to the pty (survives a simulated replug)")
+    sd.add_argument("--dtype", choices=["float32", "int16"], default=None, help="binary sample type")
     sd.set_defaults(func=cmd_simulate_device)
     return p
 
