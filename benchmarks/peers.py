@@ -28,6 +28,8 @@ Results: ``benchmarks/results/peers.json`` and ``peers.md``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -107,6 +109,18 @@ def _quiet(fn):
         return fn()
 
 
+@contextlib.contextmanager
+def _scratch_cwd():
+    """emlearn's ``convert(method="inline")`` compiles a test binary into ``./tmp``: keep it out of the repo."""
+    old = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="edgesynth-emlearn-") as tmp:
+        os.chdir(tmp)
+        try:
+            yield
+        finally:
+            os.chdir(old)
+
+
 def _emlearn_models(model, Ztr: np.ndarray, seed: int) -> list[dict]:
     """emlearn C code and a C scoring body for each peer model, plus the Python-side scores to check."""
     import emlearn
@@ -115,7 +129,8 @@ def _emlearn_models(model, Ztr: np.ndarray, seed: int) -> list[dict]:
 
     d = Ztr.shape[1]
     out = []
-    mlp = emlearn.convert(model, method="loadable", return_type="regressor")
+    with _scratch_cwd():
+        mlp = emlearn.convert(model, method="loadable", return_type="regressor")
     out.append({
         "name": "emlearn MLP (same float AE)", "key": "emlearn_mlp",
         "code": mlp.save(name="peer_ae"),
@@ -129,7 +144,8 @@ def _emlearn_models(model, Ztr: np.ndarray, seed: int) -> list[dict]:
     with warnings.catch_warnings(), np.errstate(under="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # MinCovDet's "determinant has increased" notes
         ee = EllipticEnvelope(random_state=seed).fit(Ztr)
-    conv = emlearn.convert(ee, method="inline")
+    with _scratch_cwd():
+        conv = emlearn.convert(ee, method="inline")
     out.append({
         "name": "emlearn EllipticEnvelope", "key": "emlearn_elliptic",
         "code": conv.save(name="peer_ee"),
@@ -139,7 +155,8 @@ def _emlearn_models(model, Ztr: np.ndarray, seed: int) -> list[dict]:
     })
     with np.errstate(under="ignore"):  # exp() of very negative log-densities underflows harmlessly
         gmm = GaussianMixture(n_components=2, covariance_type="full", reg_covar=1e-2, random_state=seed).fit(Ztr)
-    conv = emlearn.convert(gmm, method="loadable")
+    with _scratch_cwd():
+        conv = emlearn.convert(gmm, method="loadable")
     out.append({
         "name": "emlearn GaussianMixture (2 full)", "key": "emlearn_gmm",
         "code": conv.save(name="peer_gmm"),

@@ -45,9 +45,16 @@ SCHEMA_VERSION = 1
 
 
 # --------------------------------------------------------------------------- atomic files
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _tmp_sibling(path: Path) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(name, 0o666 & ~_umask())  # mkstemp makes 0600; the final file gets the usual permissions
     return Path(name)
 
 
@@ -257,6 +264,7 @@ class ArtifactWriter:
     def __enter__(self) -> "ArtifactWriter":
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.tmp-", dir=self.path.parent))
+        os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
         return self
 
     def file(self, rel: str) -> Path:

@@ -468,7 +468,7 @@ def _emit_firmware(tflite: bytes, manifest: dict, out, *, name: str, target: str
     if target == "standalone-c":
         from firmware_export.standalone import emit_standalone
 
-        return [Path(p) for p in emit_standalone(tflite, config, out, name=name)]
+        return [Path(p) for p in emit_standalone(tflite, config, out, name=name, features=manifest.get("features"))]
     raise ParameterError(f"`target` must be tflm, arduino or standalone-c. Received: target={target!r}")
 
 

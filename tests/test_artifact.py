@@ -149,3 +149,20 @@ def test_update_artifact_adds_files_atomically(tmp_path):
         update_artifact(out, fail)
     assert not (out / "half.txt").exists()
     read_manifest(out)
+
+
+def test_atomic_writes_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from edgesynth.artifact import ArtifactWriter, atomic_write_text
+
+    mask = os.umask(0o022)
+    try:
+        p = atomic_write_text(tmp_path / "a.h", "x")
+        assert stat.S_IMODE(p.stat().st_mode) == 0o644
+        with ArtifactWriter(tmp_path / "art", kind="test", manifest={}) as w:
+            w.write_text("f.txt", "y")
+        assert stat.S_IMODE((tmp_path / "art").stat().st_mode) == 0o755
+    finally:
+        os.umask(mask)
