@@ -52,6 +52,10 @@ class TrainConfig:
         Number of synthetic anomalies (default: as many as normal training windows, 64..2000).
     epochs : int or None
         Detector training epochs (early stopping still applies); ``None`` = detector default.
+    synth_gate : float or None
+        Drop synthetic anomalies closer to a normal training vector than this quantile of the
+        normals' nearest-neighbour distances (they would teach the ABC loss to reject normal
+        data); ``None`` keeps all.
     """
 
     features: str | None = None
@@ -68,6 +72,7 @@ class TrainConfig:
     test_fraction: float = 0.2
     val_fraction: float = 0.15
     synth_epochs: int | None = None
+    synth_gate: float | None = 0.9
     qat_epochs: int = 3
 
     def validate(self) -> None:
@@ -136,6 +141,37 @@ def _default_features(ds) -> str:
     if ds.meta.get("format") == "wav":
         return "logmel"
     return "raw" if ds.window_length * ds.n_channels <= RAW_MAX_VALUES else "spectrum"
+
+
+def _nn_dist(A: np.ndarray, B: np.ndarray, *, exclude_self: bool = False) -> np.ndarray:
+    """Euclidean distance from each row of ``A`` to its nearest row of ``B`` (chunked)."""
+    out = np.empty(len(A), np.float64)
+    b2 = np.sum(B.astype(np.float64) ** 2, axis=1)
+    for i in range(0, len(A), 512):
+        a = A[i:i + 512].astype(np.float64)
+        d2 = np.sum(a ** 2, axis=1)[:, None] + b2[None, :] - 2.0 * a @ B.T.astype(np.float64)
+        if exclude_self:
+            d2[np.arange(len(a)), np.arange(i, i + len(a))] = np.inf
+        out[i:i + 512] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+    return out
+
+
+def _normal_gate(Z_synth: np.ndarray, Z_normal: np.ndarray, quantile: float):
+    """Drop synthetic anomalies that sit inside the normal cloud (label noise for the ABC loss).
+
+    A synthetic sample is kept when its distance to the nearest normal training vector exceeds
+    the ``quantile`` of the normals' own leave-one-out nearest-neighbour distances. Returns the
+    boolean mask and a summary for the manifest.
+    """
+    ref = Z_normal[:2000]
+    nn_normal = _nn_dist(ref, ref, exclude_self=True)
+    radius = float(np.quantile(nn_normal, quantile))
+    keep = _nn_dist(Z_synth, Z_normal) > radius
+    if keep.sum() < max(1, len(keep) // 10):  # never gate away (almost) everything: keep the farthest 10 %
+        dist = _nn_dist(Z_synth, Z_normal)
+        keep = dist >= np.quantile(dist, 0.9)
+    return keep, {"quantile": quantile, "radius": radius, "n_in": int(len(keep)),
+                  "n_dropped": int((~keep).sum())}
 
 
 def _synth_methods(cfg: TrainConfig, n_real: int) -> list[str]:
@@ -246,6 +282,11 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
                                                            if isinstance(v, (int, float, str, bool))}})
     Z_synth = np.concatenate(synth_Z) if synth_Z else np.zeros((0, d), np.float32)
     kinds_synth = np.concatenate(synth_kinds) if synth_kinds else np.zeros(0, str)
+    gate = {"quantile": cfg.synth_gate, "n_in": int(len(Z_synth)), "n_dropped": 0}
+    if len(Z_synth) and cfg.synth_gate is not None:
+        keep_s, gate = _normal_gate(Z_synth, Z_all[normal_fit], cfg.synth_gate)
+        Z_synth, kinds_synth = Z_synth[keep_s], kinds_synth[keep_s]
+        _log(verbose, f"synthetic anomalies inside the normal cloud dropped: {gate['n_dropped']} of {gate['n_in']}")
     # hold out a part of the synthetic anomalies for validation (threshold / quantization choice)
     sperm = rng.permutation(len(Z_synth))
     n_sval = int(round(len(Z_synth) * 0.2))
@@ -374,7 +415,7 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
                       "units": "mean squared error between normalized features and the int8 model's dequantized reconstruction"},
         "quantization": {**qm.to_manifest(), "arena_bytes": int(arena), "arena_min_bytes": int(arena_min),
                          "arena_margin": "+10 %, rounded up to 16 B (edgesynth.deploy.runtime.recommended_arena)", "tflite_bytes": len(qm.tflite)},
-        "synth": {"methods": methods, "n": int(len(Z_synth)), "details": synth_info},
+        "synth": {"methods": methods, "n": int(len(Z_synth)), "details": synth_info, "gate": gate},
         "train_config": asdict(cfg),
     }
     with ArtifactWriter(out_dir, kind=DETECTOR_KIND, manifest=manifest) as w:

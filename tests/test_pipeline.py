@@ -190,3 +190,20 @@ def test_conv_architecture_trains_quantizes_and_runs_on_tflm(tmp_path):
         train(ds, tmp_path / "bad", TrainConfig(architecture="conv", features="spectrum", synth="none",
                                                 anomalies=0, epochs=1), verbose=False)
     assert not (tmp_path / "bad").exists()
+
+
+def test_synthetic_anomalies_inside_the_normal_cloud_are_gated(rng):
+    from edgesynth.pipeline import _nn_dist, _normal_gate
+
+    Zn = rng.normal(size=(300, 6)).astype(np.float32)
+    inside = Zn[:40] + 0.01  # copies of normal vectors: label noise for the ABC loss
+    outside = rng.normal(size=(60, 6)).astype(np.float32) + 8.0
+    keep, info = _normal_gate(np.concatenate([inside, outside]), Zn, 0.9)
+    assert not keep[:40].any() and keep[40:].all()
+    assert info["n_dropped"] == 40 and info["n_in"] == 100
+    # the nearest-neighbour distances agree with a brute-force computation
+    brute = np.sqrt(((outside[:5, None, :] - Zn[None]) ** 2).sum(-1)).min(1)
+    np.testing.assert_allclose(_nn_dist(outside[:5], Zn), brute, rtol=1e-6)
+    # everything inside: the farthest 10 % survive, never nothing
+    keep, info = _normal_gate(inside, Zn, 0.9)
+    assert keep.sum() >= 4
