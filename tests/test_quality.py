@@ -1,0 +1,109 @@
+"""Quality metrics on cases with known answers."""
+import json
+
+import numpy as np
+import pytest
+
+from edgesynth.errors import DataError, ParameterError
+from edgesynth.synth import quality as Q
+
+
+@pytest.fixture
+def same(rng):
+    return rng.normal(size=(300, 32, 2)), rng.normal(size=(300, 32, 2))
+
+
+def test_identical_sets_mmd_zero_and_disc_near_zero(rng):
+    a = rng.normal(size=(300, 32, 1))
+    m = Q.mmd_rbf(a, a.copy(), n_permutations=50)
+    assert m["mmd2"] == pytest.approx(0.0, abs=1e-9)
+    assert m["p_value"] > 0.5
+    assert Q.discriminative_score(a, a.copy(), seed=0) < 0.1
+
+
+def test_same_distribution_is_indistinguishable(same):
+    a, b = same
+    assert Q.discriminative_score(a, b, seed=1) < 0.1
+    assert Q.discriminative_score(a, b, classifier="forest", seed=1) < 0.12
+    assert Q.mmd_rbf(a, b, n_permutations=100)["p_value"] > 0.05
+
+
+def test_well_separated_sets_give_the_maximum(same):
+    a, b = same
+    b = b + 3.0
+    assert Q.discriminative_score(a, b) == pytest.approx(0.5)
+    assert Q.discriminative_score(a, b, classifier="forest") == pytest.approx(0.5)
+    m = Q.mmd_rbf(a, b, n_permutations=100)
+    assert m["mmd"] > 0.5
+    assert m["p_value"] == pytest.approx(1 / 101)
+
+
+def test_mmd_grows_with_shift(rng):
+    a = rng.normal(size=(200, 8))
+    vals = [Q.mmd_rbf(a, rng.normal(size=(200, 8)) + s, n_permutations=0)["mmd"] for s in (0.0, 0.5, 2.0)]
+    assert vals[0] < vals[1] < vals[2]
+
+
+def test_memorisation_flags_exact_copies(rng):
+    train = rng.normal(size=(100, 20, 1))
+    copies = train[:30] + 1e-6
+    fresh = rng.normal(size=(30, 20, 1))
+    m = Q.memorisation(np.concatenate([copies, fresh]), train)
+    assert m["n_near_copies"] == 30
+    assert m["near_copy_fraction"] == pytest.approx(0.5)
+    assert Q.memorisation(fresh, train)["n_near_copies"] == 0
+    assert Q.memorisation(fresh, train)["ratio"] == pytest.approx(1.0, abs=0.3)
+    assert Q.memorisation(copies, train)["ratio"] < 1e-3
+
+
+def test_marginal_and_spectral(rng):
+    a = rng.normal(size=(100, 64, 2))
+    t = np.arange(64)
+    b = a.copy()
+    b[:, :, 1] += 3 * np.sin(2 * np.pi * 0.25 * t)
+    marg = Q.marginal_distances(a, b)
+    assert marg[0]["wasserstein"] == pytest.approx(0.0, abs=1e-12) and marg[1]["ks"] > 0.1
+    spec = Q.spectral_distance(a, b)
+    assert spec[0]["psd_db"] == pytest.approx(0.0, abs=1e-9) and spec[1]["psd_db"] > 0.5
+    assert Q.spectral_distance(a[:, :, 0], b[:, :, 0].copy()) is None  # 2-D = features
+
+
+def test_tstr_separable(rng):
+    normal, normal_test = rng.normal(size=(200, 16)), rng.normal(size=(200, 16))
+    anom_test = rng.normal(size=(100, 16)) + 2.0
+    good = Q.tstr(normal, rng.normal(size=(100, 16)) + 2.0, normal_test, anom_test,
+                  X_anomaly_train=rng.normal(size=(10, 16)) + 2.0)
+    bad = Q.tstr(normal, rng.normal(size=(100, 16)) - 2.0, normal_test, anom_test)
+    assert good["tstr_auc"] > 0.99 and good["trtr_auc"] > 0.99 and bad["tstr_auc"] < 0.1
+    assert good["normal_only_auc"] > 0.9
+
+
+def test_report_and_files(tmp_path, rng):
+    real, synth = rng.normal(size=(80, 32, 1)), rng.normal(size=(60, 32, 1)) + 0.2
+    rep = Q.quality_report(real, synth, X_train=rng.normal(size=(50, 32, 1)), X_normal=rng.normal(size=(50, 32, 1)) - 1,
+                           X_normal_test=rng.normal(size=(40, 32, 1)) - 1, n_permutations=20)
+    for key in ("discriminative_score", "discriminative_score_rf", "mmd", "mmd_p_value", "tstr_auc", "memorisation"):
+        assert rep[key] is not None
+    paths = Q.write_quality(tmp_path, rep, real, synth)
+    assert json.loads((tmp_path / "quality.json").read_text())["n_synth"] == 60
+    assert "discriminative_score" in (tmp_path / "quality.md").read_text()
+    for f in ("pca.png", "overlay.png", "psd.png"):
+        assert (tmp_path / "figures" / f).read_bytes()[:4] == b"\x89PNG"
+    assert all(p.exists() for p in paths)
+    assert not [p for p in tmp_path.rglob(".*")]  # no temporary files left
+
+
+def test_bad_input(rng):
+    a = rng.normal(size=(50, 16, 1))
+    with pytest.raises(ParameterError, match="same sample shape"):
+        Q.mmd_rbf(a, rng.normal(size=(50, 8, 1)))
+    bad = a.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(DataError, match="NaN"):
+        Q.discriminative_score(a, bad)
+    with pytest.raises(DataError, match="at least 4"):
+        Q.discriminative_score(a, a[:2])
+    with pytest.raises(ParameterError, match="classifier"):
+        Q.discriminative_score(a, a, classifier="svm")
+    with pytest.raises(DataError, match="at least 2 training"):
+        Q.memorisation(a, a[:1])
