@@ -91,6 +91,7 @@ def cmd_train(args) -> int:
         quantization=args.quantization,
         threshold=args.threshold,
         target_fpr=args.target_fpr,
+        inject_domain=args.inject_domain,
     )
     result = train(ds, args.out, cfg, verbose=not args.quiet)
     print(result.summary())
@@ -228,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--n-synth", type=int, default=None, metavar="N", help="number of synthetic anomalies")
     t.add_argument("--epochs", type=int, default=None, metavar="N")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--inject-domain", choices=["auto", "generic", "vibration", "ecg"], default="auto",
+                   help="physical injection kinds (auto: the simulator's family, else generic)")
     t.add_argument("--architecture", choices=["dense", "conv"], default="dense")
     t.add_argument("--quantization", choices=["ptq", "qat", "best"], default="best")
     t.add_argument("--threshold", choices=["fpr", "f1", "percentile"], default="fpr")

@@ -52,6 +52,9 @@ class TrainConfig:
         Number of synthetic anomalies (default: as many as normal training windows, 64..2000).
     epochs : int or None
         Detector training epochs (early stopping still applies); ``None`` = detector default.
+    inject_domain : {"auto", "generic", "vibration", "ecg"}
+        Injection kinds (:func:`edgesynth.synth.inject.default_kinds`); ``auto`` takes the
+        simulator's family for simulated data and ``generic`` otherwise.
     synth_gate : float or None
         Drop synthetic anomalies closer to a normal training vector than this quantile of the
         normals' nearest-neighbour distances (they would teach the ABC loss to reject normal
@@ -73,6 +76,7 @@ class TrainConfig:
     val_fraction: float = 0.15
     synth_epochs: int | None = None
     synth_gate: float | None = 0.9
+    inject_domain: str = "auto"
     qat_epochs: int = 3
 
     def validate(self) -> None:
@@ -80,6 +84,9 @@ class TrainConfig:
             raise ParameterError(f"`synth` must be one of none|inject|vae|gan|auto. Received: synth={self.synth!r}")
         if self.anomalies is not None and self.anomalies < 0:
             raise ParameterError(f"`anomalies` must be >= 0. Received: anomalies={self.anomalies}")
+        if self.inject_domain not in ("auto", "generic", "vibration", "ecg"):
+            raise ParameterError(
+                f"`inject_domain` must be one of auto|generic|vibration|ecg. Received: inject_domain={self.inject_domain!r}")
         if self.epochs is not None and self.epochs <= 0:
             raise ParameterError(f"`epochs` must be a positive integer. Received: epochs={self.epochs}")
         if not 0.0 < self.target_fpr < 1.0:
@@ -267,8 +274,11 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
         for m, n_m in zip(methods, per):
             _log(verbose, f"synthesizing {n_m} anomalies with {m}")
             if m == "inject":
+                domain = cfg.inject_domain
+                if domain == "auto":
+                    domain = ds.meta.get("simulator") if ds.meta.get("simulator") in ("vibration", "ecg") else "generic"
                 res = synthesize(ds.X[normal_fit], np.zeros(normal_fit.size, np.int8), method="inject", n=n_m,
-                                 sr=ds.sr, seed=cfg.seed)
+                                 sr=ds.sr, seed=cfg.seed, kinds=domain)
                 synth_X.append(res.X)
                 synth_Z.append(norm.transform(pipe.transform(res.X)))
             else:  # generators learn in normalized feature space

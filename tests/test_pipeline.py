@@ -132,12 +132,16 @@ def test_train_and_evaluate_through_the_cli_on_a_ucr_file(tmp_path, capsys):
     _ucr_file(tmp_path / "beats_TEST.tsv", seed=1)
     out = tmp_path / "det"
     rc = main(["train", str(tmp_path / "beats_TRAIN.tsv"), "--out", str(out), "--synth", "inject",
-               "--anomalies", "4", "--epochs", "4", "--seed", "1", "--normal-label", "1"])
+               "--anomalies", "4", "--epochs", "4", "--seed", "1", "--normal-label", "1", "--inject-domain", "ecg"])
     assert rc == 0
     m = read_manifest(out, kind="detector")
     assert m["features"]["kind"] == "raw"  # short beats go in raw
     assert m["data"]["n_train_anomalies"] == 4
     assert m["model"]["loss"] == "abc" and m["synth"]["methods"] == ["inject"]
+    from edgesynth.synth.inject import default_kinds
+
+    used = {k.split(":")[-1] for k in m["synth"]["details"][0]["kinds"].split(",")}
+    assert used and used <= set(default_kinds("ecg"))
     assert m["threshold"]["estimator"] in ("empirical", "gamma fit")
     capsys.readouterr()
     assert main(["evaluate", str(out), str(tmp_path / "beats_TEST.tsv"), "--json"]) == 0
