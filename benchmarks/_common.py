@@ -60,3 +60,15 @@ def md_table(headers: list[str], rows: list[list[Any]]) -> str:
 def mean_std(values) -> tuple[float, float]:
     v = np.asarray(list(values), dtype=float)
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+def default_ae_hidden() -> tuple[int, ...]:
+    """Hidden layer widths of edgesynth's default dense autoencoder (encoder, bottleneck, decoder)."""
+    from edgesynth.detect.models import DENSE_BOTTLENECK, DENSE_WIDTHS
+
+    return (*DENSE_WIDTHS, DENSE_BOTTLENECK, *DENSE_WIDTHS[::-1])
+
+
+def ae_shape(input_dim: int = 140) -> str:
+    """``"140-32-8-32-140"``: the default dense autoencoder's shape as text."""
+    return "-".join(str(w) for w in (input_dim, *default_ae_hidden(), input_dim))

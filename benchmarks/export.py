@@ -10,7 +10,7 @@ margin), parameters and MACs (from the pure-Python reader), float / int8 AUC (EC
 reference model's ToyADMOS data is not available here, its published int8 AUC is quoted), host
 latency per inference in the TFLM and LiteRT interpreters, and ratios reference / ours.
 
-ECG5000 detector: a 140-32-16-8-16-32-140 dense autoencoder (the shape of the DET helper's
+ECG5000 detector: edgesynth's default dense autoencoder (140-32-8-32-140) (the shape of the DET helper's
 default; built here so the benchmark does not depend on ``edgesynth.detect``) (ReLU) trained briefly on the normal training beats
 (class 1), per-feature standardization fitted on them, PTQ int8 with per-tensor dense weights.
 Test labels: class 1 normal, classes 2-5 anomalous.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._common import md_table, timeit, write_results
+from benchmarks._common import ae_shape, default_ae_hidden, md_table, timeit, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -53,7 +53,7 @@ def _train_ecg(epochs: int, seed: int = 0):
     init = keras.initializers.GlorotUniform(seed=seed)
     i = keras.Input((140,))
     x = i
-    for w in (32, 16, 8, 16, 32):
+    for w in default_ae_hidden():
         x = keras.layers.Dense(w, activation="relu", kernel_initializer=init)(x)
     model = keras.Model(i, keras.layers.Dense(140, kernel_initializer=init)(x))
     model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="mse")
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
         "model, found by bisection to the byte (the RecordingMicroAllocator printout under-reports it); "
         "*arena emitted* adds the documented 10 % margin rounded up to 16 B. Params and MACs come from "
         "the pure-Python flatbuffer reader (constant tensors; FULLY_CONNECTED/CONV MACs). The ECG5000 "
-        "detector is a 140-32-16-8-16-32-140 dense AE trained on normal training beats "
+        f"detector is a {ae_shape()} dense AE trained on normal training beats "
         f"({'2' if args.quick else '40'} epochs), PTQ int8 with per-tensor weights; AUC on the ECG5000 "
         "test set (class 1 normal) with score = per-row MSE between the normalized input and the "
         "dequantized int8 reconstruction. Latency: one inference (batch 1) through the Python "

@@ -8,7 +8,7 @@ Run from the repo root::
 
 What it does, in one process:
 
-1. builds the ECG5000 detector: a 140-32-16-8-16-32-140 dense autoencoder (ReLU, the detector's
+1. builds the ECG5000 detector: edgesynth's default dense autoencoder (140-32-8-32-140) (ReLU, the detector's
    default shape), trained on the normal training beats (class 1) after per-feature
    standardization fitted on them, PTQ int8 with per-tensor dense weights, written as a detector
    artifact (``--artifact`` skips this and uses that artifact);
@@ -42,7 +42,9 @@ REF_DIR = SHARED / "reference_models"
 REF_INT8 = REF_DIR / "ad01_int8.tflite"
 REF_FP32 = REF_DIR / "ad01_fp32.tflite"
 #: The detector's default dense shape for 140 features.
-WIDTHS = (32, 16, 8, 16, 32)
+from benchmarks._common import ae_shape, default_ae_hidden  # noqa: E402
+
+WIDTHS = default_ae_hidden()
 
 #: (ratio key, target, "<" or "<=", description) -- the issue's goals, ours / reference.
 GOALS = [

@@ -9,7 +9,7 @@ emlearn (PyPI ``emlearn``) compiles scikit-learn / Keras models to plain C. On t
 (ECG5000, 140 samples per beat, per-feature standardization fitted on the normal training beats,
 class 1 = normal, classes 2-5 = anomalous) we compare, in one run:
 
-* **ours** — the 140-32-16-8-16-32-140 dense autoencoder of :mod:`benchmarks.latency`, int8 PTQ,
+* **ours** — edgesynth's default dense autoencoder (140-32-8-32-140) of :mod:`benchmarks.latency`, int8 PTQ,
   run by the TFLM interpreter (score: per-row MSE of the dequantized int8 reconstruction);
 * **emlearn MLP** — the *same* trained float autoencoder converted by emlearn's Keras converter
   (``eml_net``, float32), score computed in C (MSE of ``eml_net_regress``'s output);
@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._common import md_table, write_results
+from benchmarks._common import ae_shape, md_table, write_results
 from benchmarks.latency import train_ecg_detector
 
 N_FEATURES = 140
@@ -296,7 +296,7 @@ def main(argv=None) -> int:
         "### Method\n\n"
         f"ECG5000 (500 train / 4500 test beats of 140 samples; class 1 normal, 2-5 anomalous); every model is "
         f"fitted on the {len(Ztr)} normal training beats after per-feature standardization fitted on them. "
-        f"Ours: 140-32-16-8-16-32-140 dense AE trained {epochs} epochs, PTQ int8, AUC from the TFLM interpreter's "
+        f"Ours: {ae_shape()} dense AE trained {epochs} epochs, PTQ int8, AUC from the TFLM interpreter's "
         f"int8 reconstruction (float Keras AUC {det['auc_float']:.4f}); flash = the `.tflite` array, RAM = the "
         "smallest TFLM arena (bisection); the TFLM interpreter code is not counted. emlearn "
         f"{_emlearn_version()}: the MLP is the *same* trained float autoencoder (float32 weights); sizes from the "

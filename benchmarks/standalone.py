@@ -6,7 +6,7 @@ Run from the repo root::
 
 Models:
 
-* the ECG5000 dense detector: a 140-32-16-8-16-32-140 autoencoder trained on the normal
+* the ECG5000 dense detector: edgesynth's default dense autoencoder (140-32-8-32-140) trained on the normal
   ECG5000 training beats (class 1), converted by :func:`edgesynth.deploy.quantize.convert_int8`
   with per-tensor and with per-channel dense weights;
 * the MLPerf Tiny anomaly-detection reference model ``ad01_int8.tflite`` (640-128x4-8-128x4-640,
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._common import md_table, write_results
+from benchmarks._common import ae_shape, default_ae_hidden, md_table, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -120,7 +120,7 @@ def _train(Xn, *, epochs, seed=0):
     keras.utils.set_random_seed(seed)
     i = keras.Input((Xn.shape[1],))
     h = i
-    for w in (32, 16, 8, 16, 32):
+    for w in default_ae_hidden():
         h = keras.layers.Dense(w, activation="relu")(h)
     o = keras.layers.Dense(Xn.shape[1])(h)
     model = keras.Model(i, o)
@@ -335,7 +335,7 @@ def _markdown(results: dict, epochs: int) -> str:
         + context,
         "## Method\n"
         f"Data: {results['data']}; normal training beats (class 1) fitted a per-feature Normalizer; the "
-        f"140-32-16-8-16-32-140 dense autoencoder trained {epochs} epochs and was converted with "
+        f"{ae_shape()} dense autoencoder trained {epochs} epochs and was converted with "
         "convert_int8 (per-tensor and per-channel dense weights). ad01 is the MLPerf Tiny reference "
         "model, used as is. Sizes: the generated C compiled alone with `arm-none-eabi-gcc "
         "-mcpu=cortex-m4 -mthumb -Os -std=c99 -ffunction-sections -fdata-sections`, `arm-none-eabi-size "

@@ -69,6 +69,8 @@ class TrainConfig:
     epochs: int | None = None
     seed: int = 0
     architecture: str = "dense"
+    widths: tuple | None = None
+    bottleneck: int | None = None
     quantization: str = "best"
     threshold: str = "fpr"
     target_fpr: float = 0.01
@@ -308,6 +310,10 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
                   threshold=cfg.threshold, target_fpr=cfg.target_fpr)
     if cfg.epochs is not None:
         det_kw["epochs"] = cfg.epochs
+    if cfg.widths is not None:
+        det_kw["widths" if cfg.architecture == "dense" else "filters"] = tuple(cfg.widths)
+    if cfg.bottleneck is not None:
+        det_kw["bottleneck"] = cfg.bottleneck
     if len(Z_anom_fit):
         det_kw["loss"] = "abc"
     if cfg.architecture == "conv":

@@ -132,10 +132,12 @@ def test_train_and_evaluate_through_the_cli_on_a_ucr_file(tmp_path, capsys):
     _ucr_file(tmp_path / "beats_TEST.tsv", seed=1)
     out = tmp_path / "det"
     rc = main(["train", str(tmp_path / "beats_TRAIN.tsv"), "--out", str(out), "--synth", "inject",
-               "--anomalies", "4", "--epochs", "4", "--seed", "1", "--normal-label", "1", "--inject-domain", "ecg"])
+               "--anomalies", "4", "--epochs", "4", "--seed", "1", "--normal-label", "1", "--inject-domain", "ecg",
+               "--widths", "16", "--bottleneck", "4"])
     assert rc == 0
     m = read_manifest(out, kind="detector")
     assert m["features"]["kind"] == "raw"  # short beats go in raw
+    assert m["model"]["params"] == (140 * 16 + 16) + (16 * 4 + 4) + (4 * 16 + 16) + (16 * 140 + 140)
     assert m["data"]["n_train_anomalies"] == 4
     assert m["model"]["loss"] == "abc" and m["synth"]["methods"] == ["inject"]
     from edgesynth.synth.inject import default_kinds

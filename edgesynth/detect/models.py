@@ -23,7 +23,9 @@ from edgesynth.errors import ParameterError
 from edgesynth.validation import check_positive_int
 
 #: Default encoder widths and bottleneck of the dense autoencoder (decoder mirrors the encoder).
-DENSE_WIDTHS = (32, 16)
+#: One hidden layer each side: on ECG5000 (K=5 + VAE, 3 seeds) int8 AUC 0.9971 vs 0.9964 for
+#: (32, 16), 2,328 vs 3,096 B of TFLM arena, 12.9 vs 14.8 KB of flatbuffer; equal on vibration.
+DENSE_WIDTHS = (32,)
 DENSE_BOTTLENECK = 8
 #: Default encoder filters of the convolutional autoencoder (each layer halves the time axis).
 CONV_FILTERS = (8, 16)
