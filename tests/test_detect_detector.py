@@ -168,3 +168,13 @@ def test_from_dir_rejects_missing_model(tmp_path):
         pass
     with pytest.raises(ModelError, match="no detector.keras"):
         Detector.from_dir(tmp_path / "a")
+
+
+def test_class_balancing_gives_both_classes_the_same_total_weight():
+    from edgesynth.detect.detector import _balanced
+
+    X, lab, w = _balanced(np.zeros((90, 3), np.float32), np.ones((10, 3), np.float32))
+    assert X.shape == (100, 3) and lab.sum() == 10
+    assert w[lab == 0].sum() == pytest.approx(w[lab == 1].sum()) and w.mean() == pytest.approx(1.0)
+    _, _, w0 = _balanced(np.zeros((5, 3), np.float32), np.zeros((0, 3), np.float32))
+    assert np.all(w0 == 1.0)

@@ -25,6 +25,17 @@ from edgesynth.validation import check_binary_labels, check_features, check_posi
 ARCHITECTURES = ("dense", "conv")
 
 
+def _balanced(X_normal: np.ndarray, X_anomaly: np.ndarray):
+    """Rows, 0/1 labels and class-balancing weights (both classes the same total weight, mean 1)."""
+    X = np.concatenate([X_normal, X_anomaly])
+    lab = np.r_[np.zeros(len(X_normal)), np.ones(len(X_anomaly))].astype(np.float32)
+    w = np.ones(len(X), np.float32)
+    if len(X_anomaly):
+        w[lab == 1] = len(X_normal) / len(X_anomaly)
+        w *= len(X) / w.sum()
+    return X, lab, w
+
+
 class Detector:
     """Autoencoder anomaly detector for normalized feature vectors ``(n, n_features)``.
 
@@ -213,13 +224,7 @@ class Detector:
 
         n_fit, n_val = split(X_norm)
         a_fit, a_val = split(X_anom) if len(X_anom) > 1 else (X_anom, X_anom[:0])
-        Xf = np.concatenate([n_fit, a_fit])
-        lf = np.r_[np.zeros(len(n_fit)), np.ones(len(a_fit))].astype(np.float32)
-        # class balancing: both classes carry the same total weight; mean weight 1
-        wf = np.ones(len(Xf), np.float32)
-        if len(a_fit):
-            wf[lf == 1] = len(n_fit) / len(a_fit)
-            wf *= len(Xf) / wf.sum()
+        Xf, lf, wf = _balanced(n_fit, a_fit)
         if self.deterministic:
             set_deterministic(self.seed)
         model = self.build(X.shape[1])
@@ -229,12 +234,7 @@ class Detector:
                     .shuffle(len(Xf), seed=self.seed, reshuffle_each_iteration=True).batch(bs))
         callbacks, val_ds = [], None
         if len(n_val):
-            Xv = np.concatenate([n_val, a_val])
-            lv = np.r_[np.zeros(len(n_val)), np.ones(len(a_val))].astype(np.float32)
-            wv = np.ones(len(Xv), np.float32)
-            if len(a_val):
-                wv[lv == 1] = len(n_val) / len(a_val)
-                wv *= len(Xv) / wv.sum()
+            Xv, lv, wv = _balanced(n_val, a_val)
             val_ds = tf.data.Dataset.from_tensor_slices((Xv, pack_targets(Xv, lv), wv)).batch(max(bs, 256))
             callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(self.patience),
                                                            restore_best_weights=True))
