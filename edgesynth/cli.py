@@ -92,7 +92,7 @@ def cmd_train(args) -> int:
         threshold=args.threshold,
         target_fpr=args.target_fpr,
         inject_domain=args.inject_domain,
-        widths=tuple(args.widths) if args.widths else None,
+        widths=tuple(args.widths) if args.widths is not None else None,
         bottleneck=args.bottleneck,
     )
     result = train(ds, args.out, cfg, verbose=not args.quiet)
@@ -234,9 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--inject-domain", choices=["auto", "generic", "vibration", "ecg"], default="auto",
                    help="physical injection kinds (auto: the simulator's family, else generic)")
     t.add_argument("--architecture", choices=["dense", "conv"], default="dense")
-    t.add_argument("--widths", type=int, nargs="+", default=None, metavar="W",
-                   help="encoder widths (dense) or filters (conv); the decoder mirrors them (default: 32)")
-    t.add_argument("--bottleneck", type=int, default=None, metavar="N", help="code width of the dense autoencoder (default: 8)")
+    t.add_argument("--widths", type=int, nargs="*", default=None, metavar="W",
+                   help="hidden encoder widths (dense) or filters (conv), the decoder mirrors them; "
+                        "dense default: none (input -> code -> output); conv default: 8 16")
+    t.add_argument("--bottleneck", type=int, default=None, metavar="N", help="code width of the dense autoencoder (default: 16)")
     t.add_argument("--quantization", choices=["ptq", "qat", "best"], default="best")
     t.add_argument("--threshold", choices=["fpr", "f1", "percentile"], default="fpr")
     t.add_argument("--target-fpr", type=float, default=0.01)
