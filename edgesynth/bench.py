@@ -254,9 +254,35 @@ def _runtime_ratios(res: dict) -> dict:
     return out
 
 
-def _finish(res: dict) -> dict:
+_NULL_MODEL: bytes | None = None
+
+
+def null_model_tflite() -> bytes:
+    """A one-MAC int8 model (1 -> Dense(1)): its TFLM latency is the fixed per-call cost.
+
+    Setting the input, dispatching ``invoke`` through the Python binding and reading the output
+    cost the same few microseconds for every model; for a detector of a few thousand MACs that
+    fixed cost dominates ``tflm_ns_per_mac``. Timing this model in the same interleaved loop gives
+    ``tflm_call_overhead_us``, and ``tflm_net_ns_per_mac`` is the per-MAC cost without it.
+    """
+    global _NULL_MODEL
+    if _NULL_MODEL is None:
+        from edgesynth._tf import keras
+        from edgesynth.deploy.quantize import convert_int8
+
+        inp = keras.Input((1,))
+        m = keras.Model(inp, keras.layers.Dense(1, kernel_initializer="ones")(inp))
+        _NULL_MODEL = convert_int8(m, np.linspace(-1, 1, 64, dtype=np.float32)[:, None])
+    return _NULL_MODEL
+
+
+def _finish(res: dict, overhead_us: float | None = None) -> dict:
     if res["macs"]:
         res["tflm_ns_per_mac"] = 1e3 * res["latency_us"]["tflm_int8"]["median"] / res["macs"]
+        if overhead_us is not None:
+            res["tflm_call_overhead_us"] = float(overhead_us)
+            net = max(res["latency_us"]["tflm_int8"]["median"] - overhead_us, 0.0)
+            res["tflm_net_ns_per_mac"] = 1e3 * net / res["macs"]
     res["ratios"] = _runtime_ratios(res)
     return res
 
@@ -371,16 +397,21 @@ def run_bench(artifact_dir, *, reference=None, reference_float=None, repeat: int
             ref.update(rf_info)
             ref["float_path"] = str(rf_path)
 
+    null = null_model_tflite()
+    from edgesynth.deploy.runtime import find_min_arena
+
+    calls["null/tflm_int8"] = _int8_calls(null, find_min_arena(null), seed=seed)["tflm_int8"]
     timed = time_interleaved(calls, repeat=repeat, warmup=warmup)
+    overhead = timed["null/tflm_int8"]["median"]
     res["latency_us"] = {rt: timed[f"ours/{rt}"] for rt in RUNTIMES}
-    _finish(res)
+    _finish(res, overhead)
     res["artifact"] = str(artifact_dir)
     res["method"] = _method(repeat, warmup)
     res["versions"] = manifest.get("versions", {})
     res["runtime_versions"] = _versions()
     if ref is not None:
         ref["latency_us"] = {rt: timed[f"ref/{rt}"] for rt in RUNTIMES if f"ref/{rt}" in timed}
-        _finish(ref)
+        _finish(ref, overhead)
         res["reference"] = ref
         res["ratios_ours_over_reference"] = reference_ratios(res, ref)
     return res
@@ -393,8 +424,9 @@ def reference_ratios(ours: dict, ref: dict) -> dict:
         if rt in ours["latency_us"]:
             ratios[f"latency_{rt}"] = _ratio(ours["latency_us"][rt]["median"], v["median"])
             ratios[f"latency_{rt}_p99"] = _ratio(ours["latency_us"][rt]["p99"], v["p99"])
-    if "tflm_ns_per_mac" in ours and "tflm_ns_per_mac" in ref:
-        ratios["tflm_ns_per_mac"] = _ratio(ours["tflm_ns_per_mac"], ref["tflm_ns_per_mac"])
+    for k in ("tflm_ns_per_mac", "tflm_net_ns_per_mac"):
+        if k in ours and k in ref:
+            ratios[k] = _ratio(ours[k], ref[k])
     return ratios
 
 
@@ -423,6 +455,9 @@ def format_bench(res: dict) -> str:
                 continue
             row(f"latency {rt} (us, {stat})", a, b, fmt="{:,.1f}")
     if "tflm_ns_per_mac" in res:
+        if "tflm_net_ns_per_mac" in res:
+            row(f"TFLM ns per MAC, net of {res['tflm_call_overhead_us']:.1f} us/call", res["tflm_net_ns_per_mac"],
+                ref.get("tflm_net_ns_per_mac") if ref else None, "{:,.3f}")
         row("TFLM ns per MAC (host)", res["tflm_ns_per_mac"], ref.get("tflm_ns_per_mac") if ref else None,
             fmt="{:,.3f}")
     r = res.get("ratios", {})

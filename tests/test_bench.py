@@ -157,6 +157,12 @@ def test_ratios_are_computed_from_the_same_numbers(res):
     for m in (res, ref):
         assert m["tflm_ns_per_mac"] == pytest.approx(1e3 * m["latency_us"]["tflm_int8"]["median"] / m["macs"])
     assert r["tflm_ns_per_mac"] == pytest.approx(r["latency_tflm_int8"] / r["macs"])
+    # the per-call overhead is one shared measurement, subtracted before dividing by MACs
+    assert res["tflm_call_overhead_us"] == ref["tflm_call_overhead_us"] > 0
+    for m in (res, ref):
+        net = max(m["latency_us"]["tflm_int8"]["median"] - m["tflm_call_overhead_us"], 0.0)
+        assert m["tflm_net_ns_per_mac"] == pytest.approx(1e3 * net / m["macs"])
+    assert r["tflm_net_ns_per_mac"] == pytest.approx(res["tflm_net_ns_per_mac"] / ref["tflm_net_ns_per_mac"])
     own = res["ratios"]
     lat = res["latency_us"]
     assert own["tflm_int8_over_litert_int8"] == pytest.approx(lat["tflm_int8"]["median"] / lat["litert_int8"]["median"])
@@ -251,3 +257,14 @@ def test_docstring_examples_run():
 
     r = doctest.testmod(edgesynth.bench, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert r.attempted > 0 and r.failed == 0
+
+
+def test_null_model_is_one_mac_and_runs_on_tflm():
+    from edgesynth.bench import null_model_tflite
+    from edgesynth.deploy.runtime import TFLMRunner
+    from firmware_export.tflite_model import TFLiteModel
+
+    tfl = null_model_tflite()
+    assert TFLiteModel.from_bytes(tfl).macs() == 1
+    out = TFLMRunner(tfl).predict(np.array([[0.5], [-0.25]], np.float32))
+    np.testing.assert_allclose(out.ravel(), [0.5, -0.25], atol=0.02)  # Dense(1) with weight 1 = identity
