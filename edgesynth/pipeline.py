@@ -183,14 +183,30 @@ def _normal_gate(Z_synth: np.ndarray, Z_normal: np.ndarray, quantile: float):
                   "n_dropped": int((~keep).sum())}
 
 
-def _synth_methods(cfg: TrainConfig, n_real: int) -> list[str]:
+def _inject_domain(cfg: TrainConfig, ds) -> str:
+    """The injection kinds' family: as configured, else the simulator's, else ``generic``."""
+    if cfg.inject_domain != "auto":
+        return cfg.inject_domain
+    fam = ds.meta.get("simulator")
+    return fam if fam in ("vibration", "ecg") else "generic"
+
+
+def _synth_methods(cfg: TrainConfig, n_real: int, domain: str) -> list[str]:
+    """Synthesis methods to run. ``auto`` follows :func:`~edgesynth.synth.generate.choose_strategy`,
+    except that with real anomalies *generic* injection is left out: guessed anomaly shapes lost to
+    the real ones on ECG5000 (K=5: int8 AUC 0.9909 with injection vs 0.9953 without, 5 seeds),
+    while a model of the real anomalies (conditional VAE) gained. Physical injection of a known
+    family (``inject_domain`` vibration / ecg, or simulated data) stays in."""
     if cfg.synth == "none":
         return []
     if cfg.synth != "auto":
         return [cfg.synth]
     from edgesynth.synth.generate import choose_strategy
 
-    return list(choose_strategy(np.ones(n_real, dtype=np.int8)))
+    methods = list(choose_strategy(np.ones(n_real, dtype=np.int8)))
+    if n_real and domain == "generic":
+        methods = [m for m in methods if m != "inject"]
+    return methods
 
 
 # --------------------------------------------------------------------------- train
@@ -266,7 +282,8 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
     _log(verbose, f"features: {kind}, {d} values per window")
 
     # 3. synthesis -------------------------------------------------------------------------
-    methods = _synth_methods(cfg, anom_train.size)
+    domain = _inject_domain(cfg, ds)
+    methods = _synth_methods(cfg, anom_train.size, domain)
     n_synth_total = cfg.n_synth if cfg.n_synth is not None else int(np.clip(normal_fit.size, 64, 2000))
     synth_Z, synth_X, synth_kinds, synth_info = [], [], [], []
     if methods:
@@ -276,9 +293,6 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
         for m, n_m in zip(methods, per):
             _log(verbose, f"synthesizing {n_m} anomalies with {m}")
             if m == "inject":
-                domain = cfg.inject_domain
-                if domain == "auto":
-                    domain = ds.meta.get("simulator") if ds.meta.get("simulator") in ("vibration", "ecg") else "generic"
                 res = synthesize(ds.X[normal_fit], np.zeros(normal_fit.size, np.int8), method="inject", n=n_m,
                                  sr=ds.sr, seed=cfg.seed, kinds=domain)
                 synth_X.append(res.X)
@@ -431,7 +445,8 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
                       "units": "mean squared error between normalized features and the int8 model's dequantized reconstruction"},
         "quantization": {**qm.to_manifest(), "arena_bytes": int(arena), "arena_min_bytes": int(arena_min),
                          "arena_margin": "+10 %, rounded up to 16 B (edgesynth.deploy.runtime.recommended_arena)", "tflite_bytes": len(qm.tflite)},
-        "synth": {"methods": methods, "n": int(len(Z_synth)), "details": synth_info, "gate": gate},
+        "synth": {"methods": methods, "inject_domain": domain, "n": int(len(Z_synth)), "details": synth_info,
+                  "gate": gate},
         "train_config": asdict(cfg),
     }
     with ArtifactWriter(out_dir, kind=DETECTOR_KIND, manifest=manifest) as w:

@@ -213,3 +213,19 @@ def test_synthetic_anomalies_inside_the_normal_cloud_are_gated(rng):
     # everything inside: the farthest 10 % survive, never nothing
     keep, info = _normal_gate(inside, Zn, 0.9)
     assert keep.sum() >= 4
+
+
+def test_auto_synthesis_follows_the_data():
+    from edgesynth.data import Dataset, simulate_ecg
+    from edgesynth.pipeline import TrainConfig, _inject_domain, _synth_methods
+
+    auto = TrainConfig(synth="auto")
+    file_data = Dataset(X=np.zeros((4, 140, 1), np.float32))
+    assert _inject_domain(auto, file_data) == "generic"
+    assert _inject_domain(auto, simulate_ecg(8, seed=0)) == "ecg"
+    assert _inject_domain(TrainConfig(inject_domain="vibration"), file_data) == "vibration"
+    assert _synth_methods(auto, 0, "generic") == ["inject", "vae"]  # nothing real: physics + latent tails
+    assert _synth_methods(auto, 5, "generic") == ["vae"]  # real anomalies beat generic guesses
+    assert _synth_methods(auto, 5, "vibration") == ["vae", "inject"]  # known physics stays in
+    assert _synth_methods(TrainConfig(synth="gan"), 5, "generic") == ["gan"]
+    assert _synth_methods(TrainConfig(synth="none"), 5, "generic") == []
