@@ -6,9 +6,12 @@ Both runners share one interface::
     runner.invoke_int8(Xq) # (n, d) int8 -> (n, d_out) int8, one inference per row
     runner.predict(X)      # float (n, d) -> quantize -> invoke -> dequantize -> float (n, d_out)
 
-:class:`LiteRTRunner` uses LiteRT's *reference* kernels (``OpResolverType.BUILTIN_REF``, no
-XNNPACK delegate), so its int8 outputs are bit-identical to the TFLM interpreter's, which runs
-the same reference kernels as a microcontroller without CMSIS-NN.
+:class:`LiteRTRunner` uses LiteRT's built-in kernels without the default delegates
+(``OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES``). Its int8 outputs equal the TFLM
+interpreter's (the reference kernels a microcontroller without CMSIS-NN runs) except on exact
+rounding ties: LiteRT's optimized FULLY_CONNECTED / TRANSPOSE_CONV round a requantization tie
+differently, so about 0.1 % of a layer's outputs differ by one step (``BUILTIN_REF`` is no
+better). Scores in edgesynth always come from TFLM; LiteRT is the independent cross-check.
 
 Quantization (:func:`quantize_array`) follows TFLite/TFLM's ``AffineQuantize`` exactly:
 ``q = clamp(round(x / scale) + zero_point, -128, 127)`` with float32 arithmetic and rounding
@@ -194,7 +197,7 @@ class _Runner:
 
 
 class LiteRTRunner(_Runner):
-    """LiteRT (``ai_edge_litert``) interpreter with reference kernels (bit-exact with TFLM).
+    """LiteRT (``ai_edge_litert``) interpreter, no default delegates (equal to TFLM up to tie rounding).
 
     Parameters
     ----------

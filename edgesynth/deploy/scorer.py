@@ -54,7 +54,8 @@ class ArtifactScorer:
         path : path-like
             Detector artifact directory written by ``edgesynth train`` / ``demo``.
         runtime : {"tflm", "litert"}
-            Interpreter that runs the int8 model (both give bit-identical outputs).
+            Interpreter that runs the int8 model (TFLM is what the device runs; LiteRT agrees up to
+            one quantization step on rounding ties).
         """
         from edgesynth.data.features import FeaturePipeline, Normalizer
         from edgesynth.deploy.runtime import LiteRTRunner, TFLMRunner
