@@ -446,7 +446,7 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
         "quantization": {**qm.to_manifest(), "arena_bytes": int(arena), "arena_min_bytes": int(arena_min),
                          "arena_margin": "+10 %, rounded up to 16 B (edgesynth.deploy.runtime.recommended_arena)", "tflite_bytes": len(qm.tflite)},
         "synth": {"methods": methods, "inject_domain": domain, "n": int(len(Z_synth)), "details": synth_info,
-                  "gate": gate},
+                  "gate": gate, "kinds": {str(k): int(c) for k, c in zip(*np.unique(kinds_synth, return_counts=True))}},
         "train_config": asdict(cfg),
     }
     with ArtifactWriter(out_dir, kind=DETECTOR_KIND, manifest=manifest) as w:

@@ -31,6 +31,8 @@ def test_demo_writes_every_artifact(demo_artifact):
     assert m["features"]["kind"] == "spectrum"
     assert m["data"]["n_train_anomalies"] == 5
     assert m["synth"]["n"] > 0
+    assert sum(m["synth"]["kinds"].values()) == m["synth"]["n"]  # kept synthetic anomalies, by kind
+    assert m["synth"]["gate"]["n_in"] - m["synth"]["gate"]["n_dropped"] == m["synth"]["n"]
     assert m["quantization"]["arena_bytes"] >= m["quantization"]["arena_min_bytes"]
     assert m["quantization"]["tflite_bytes"] == (d / "detector_int8.tflite").stat().st_size
     report = (d / "report.md").read_text()
