@@ -124,7 +124,13 @@ def cmd_synth(args) -> int:
     from edgesynth.synth.generate import run_synth
 
     ds = _load_data(args)
-    res = run_synth(ds, method=args.method, n=args.n, anomalies=args.anomalies, seed=args.seed, out_dir=args.out)
+    kw = {}
+    if args.kinds:
+        if args.method != "inject":
+            raise ParameterError(f"--kinds applies to --method inject only. Received: --method {args.method}")
+        kw["kinds"] = args.kinds if args.kinds in ("vibration", "ecg", "generic") else args.kinds.split(",")
+    res = run_synth(ds, method=args.method, n=args.n, anomalies=args.anomalies, seed=args.seed, out_dir=args.out,
+                    epochs=args.epochs, **kw)
     print(f"wrote {args.n} synthetic anomalies ({args.method}) to {args.out}")
     if isinstance(res, dict) and res:
         keys = [k for k in ("discriminative_score", "mmd", "tstr_auc") if k in res]
@@ -255,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, metavar="DIR")
     s.add_argument("--method", required=True, choices=["inject", "vae", "gan"])
     s.add_argument("--n", type=int, default=200, metavar="N")
+    s.add_argument("--epochs", type=int, default=None, metavar="N", help="generator training epochs (vae, gan)")
+    s.add_argument("--kinds", default=None, metavar="DOMAIN_OR_KINDS",
+                   help="inject: a domain (vibration, ecg, generic) or comma-separated injection kinds")
     s.add_argument("--anomalies", type=int, default=None, metavar="K")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_synth)

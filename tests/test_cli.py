@@ -110,3 +110,25 @@ def test_evaluate_needs_an_artifact(tmp_path, capsys):
 
 def test_export_rejects_reserved_name(tmp_path, capsys):
     _one_line_error(capsys, ["export", str(tmp_path), "--name", "int"], "reserved")
+
+
+def test_synth_inject_kinds_and_epochs_reach_the_generator(tmp_path, capsys):
+    import numpy as np
+
+    from edgesynth.artifact import read_manifest
+    from edgesynth.data import simulate_ecg
+
+    ds = simulate_ecg(60, anomaly_fraction=0.2, seed=1)
+    np.savez(tmp_path / "beats.npz", X=ds.X, y=ds.y)
+    out = tmp_path / "syn"
+    assert main(["synth", str(tmp_path / "beats.npz"), "--out", str(out), "--method", "inject", "--n", "24",
+                 "--kinds", "spike,st_shift", "--anomalies", "4"]) == 0
+    kinds = set(np.load(out / "samples.npz")["kinds"].tolist())
+    assert kinds and {k.split(":")[-1] for k in kinds} <= {"spike", "st_shift"}
+    assert main(["synth", str(tmp_path / "beats.npz"), "--out", str(tmp_path / "v"), "--method", "vae",
+                 "--n", "8", "--epochs", "2", "--anomalies", "4"]) == 0
+    assert read_manifest(tmp_path / "v", kind="synth")["synth"]["info"]["epochs"] == 2
+    assert main(["synth", str(tmp_path / "beats.npz"), "--out", str(tmp_path / "bad"), "--method", "vae",
+                 "--kinds", "ecg"]) == 1
+    assert "--kinds applies to --method inject only" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
