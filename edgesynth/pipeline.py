@@ -152,19 +152,6 @@ def _default_features(ds) -> str:
     return "raw" if ds.window_length * ds.n_channels <= RAW_MAX_VALUES else "spectrum"
 
 
-def _nn_dist(A: np.ndarray, B: np.ndarray, *, exclude_self: bool = False) -> np.ndarray:
-    """Euclidean distance from each row of ``A`` to its nearest row of ``B`` (chunked)."""
-    out = np.empty(len(A), np.float64)
-    b2 = np.sum(B.astype(np.float64) ** 2, axis=1)
-    for i in range(0, len(A), 512):
-        a = A[i:i + 512].astype(np.float64)
-        d2 = np.sum(a ** 2, axis=1)[:, None] + b2[None, :] - 2.0 * a @ B.T.astype(np.float64)
-        if exclude_self:
-            d2[np.arange(len(a)), np.arange(i, i + len(a))] = np.inf
-        out[i:i + 512] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
-    return out
-
-
 def _normal_gate(Z_synth: np.ndarray, Z_normal: np.ndarray, quantile: float):
     """Drop synthetic anomalies that sit inside the normal cloud (label noise for the ABC loss).
 
@@ -172,12 +159,13 @@ def _normal_gate(Z_synth: np.ndarray, Z_normal: np.ndarray, quantile: float):
     the ``quantile`` of the normals' own leave-one-out nearest-neighbour distances. Returns the
     boolean mask and a summary for the manifest.
     """
-    ref = Z_normal[:2000]
-    nn_normal = _nn_dist(ref, ref, exclude_self=True)
-    radius = float(np.quantile(nn_normal, quantile))
-    keep = _nn_dist(Z_synth, Z_normal) > radius
+    from edgesynth.synth.quality import nn_distances
+
+    ref = np.asarray(Z_normal[:2000], np.float64)
+    radius = float(np.quantile(nn_distances(ref, ref, exclude_self=True), quantile))
+    dist = nn_distances(np.asarray(Z_synth, np.float64), np.asarray(Z_normal, np.float64))
+    keep = dist > radius
     if keep.sum() < max(1, len(keep) // 10):  # never gate away (almost) everything: keep the farthest 10 %
-        dist = _nn_dist(Z_synth, Z_normal)
         keep = dist >= np.quantile(dist, 0.9)
     return keep, {"quantile": quantile, "radius": radius, "n_in": int(len(keep)),
                   "n_dropped": int((~keep).sum())}

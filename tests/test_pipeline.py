@@ -201,7 +201,8 @@ def test_conv_architecture_trains_quantizes_and_runs_on_tflm(tmp_path):
 
 
 def test_synthetic_anomalies_inside_the_normal_cloud_are_gated(rng):
-    from edgesynth.pipeline import _nn_dist, _normal_gate
+    from edgesynth.pipeline import _normal_gate
+    from edgesynth.synth.quality import nn_distances
 
     Zn = rng.normal(size=(300, 6)).astype(np.float32)
     inside = Zn[:40] + 0.01  # copies of normal vectors: label noise for the ABC loss
@@ -211,7 +212,7 @@ def test_synthetic_anomalies_inside_the_normal_cloud_are_gated(rng):
     assert info["n_dropped"] == 40 and info["n_in"] == 100
     # the nearest-neighbour distances agree with a brute-force computation
     brute = np.sqrt(((outside[:5, None, :] - Zn[None]) ** 2).sum(-1)).min(1)
-    np.testing.assert_allclose(_nn_dist(outside[:5], Zn), brute, rtol=1e-6)
+    np.testing.assert_allclose(nn_distances(outside[:5].astype(float), Zn.astype(float)), brute, rtol=1e-5)
     # everything inside: the farthest 10 % survive, never nothing
     keep, info = _normal_gate(inside, Zn, 0.9)
     assert keep.sum() >= 4

@@ -239,8 +239,10 @@ def mmd_rbf(
     }
 
 
-def _nn_distances(Q: np.ndarray, R: np.ndarray, *, exclude_self: bool = False) -> np.ndarray:
-    """Euclidean distance from each row of Q to its nearest row of R (chunked brute force)."""
+def nn_distances(Q: np.ndarray, R: np.ndarray, *, exclude_self: bool = False) -> np.ndarray:
+    """Euclidean distance from each row of Q to its nearest row of R (chunked brute force).
+
+    With ``exclude_self`` (Q is R), a row is not its own neighbour (leave-one-out)."""
     out = np.empty(Q.shape[0])
     r2 = np.sum(R * R, axis=1)
     for s in range(0, Q.shape[0], 512):
@@ -279,8 +281,8 @@ def memorisation(X_synth: Any, X_train: Any, *, X_holdout: Any = None) -> dict[s
     if T.shape[0] < 2:
         raise DataError(f"memorisation needs at least 2 training samples. Received: {T.shape[0]}")
     S, T = _flat(S), _flat(T)
-    d_s = _nn_distances(S, T)
-    d_r = _nn_distances(T, T, exclude_self=True)
+    d_s = nn_distances(S, T)
+    d_r = nn_distances(T, T, exclude_self=True)
     med_r = float(np.median(d_r))
     thr = med_r / 10.0
     near = d_s < thr
@@ -296,7 +298,7 @@ def memorisation(X_synth: Any, X_train: Any, *, X_holdout: Any = None) -> dict[s
     if X_holdout is not None:
         H = _as_windows(X_holdout, "X_holdout")
         _same_shape(H, _as_windows(X_train, "X_train"), "X_holdout", "X_train")
-        out["median_holdout_nn"] = float(np.median(_nn_distances(_flat(H), T)))
+        out["median_holdout_nn"] = float(np.median(nn_distances(_flat(H), T)))
     return out
 
 
