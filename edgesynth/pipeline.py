@@ -266,6 +266,7 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
     F_all = pipe.transform(ds.X)
     norm = Normalizer().fit(F_all[normal_fit])
     Z_all = norm.transform(F_all)
+    del F_all  # only the normalized features are used from here on
     d = Z_all.shape[1]
     _log(verbose, f"features: {kind}, {d} values per window")
 
@@ -281,7 +282,9 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
         for m, n_m in zip(methods, per):
             _log(verbose, f"synthesizing {n_m} anomalies with {m}")
             if m == "inject":
-                res = synthesize(ds.X[normal_fit], np.zeros(normal_fit.size, np.int8), method="inject", n=n_m,
+                # injection needs a few sources per sample, not the whole corpus (which may be disk-backed)
+                src = normal_fit if normal_fit.size <= 4 * n_m else np.sort(rng.choice(normal_fit, 4 * n_m, replace=False))
+                res = synthesize(ds.X[src], np.zeros(src.size, np.int8), method="inject", n=n_m,
                                  sr=ds.sr, seed=cfg.seed, kinds=domain)
                 synth_X.append(res.X)
                 synth_Z.append(norm.transform(pipe.transform(res.X)))

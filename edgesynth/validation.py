@@ -65,10 +65,21 @@ def check_array(
             f"`{name}` needs at least {min_samples} sample(s). Received: {name}.shape={arr.shape}"
         )
     arr = arr.astype(dtype, copy=False)
-    if finite and np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+    if finite and np.issubdtype(arr.dtype, np.floating) and not _all_finite(arr):
+        bad = sum(int(np.size(c) - np.count_nonzero(np.isfinite(c))) for c in _row_chunks(arr))
         raise DataError(f"`{name}` contains {bad} NaN or infinite value(s); expected finite numbers")
     return arr
+
+
+def _row_chunks(arr: np.ndarray, max_values: int = 1 << 24):
+    """Row blocks of ``arr`` of at most ``max_values`` values (bounded temporaries on big / mapped data)."""
+    rows = max(1, max_values // max(1, int(np.prod(arr.shape[1:], dtype=np.int64))))
+    for i in range(0, arr.shape[0], rows):
+        yield arr[i:i + rows]
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    return all(np.isfinite(c).all() for c in _row_chunks(arr))
 
 
 def check_windows(x: Any, name: str = "X") -> np.ndarray:

@@ -1,6 +1,7 @@
 """Loaders (UCR, ARFF, CSV, NPZ, WAV folders), windowing, leak-free splits and every bad input."""
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -386,3 +387,51 @@ def test_window_length_on_a_windowed_format(tmp_path):
     (tmp_path / "w.tsv").write_text("1\t0.1\t0.2\n")
     with pytest.raises(ParameterError, match=r"w\.tsv: window_length/hop_length cut long recordings"):
         load(tmp_path / "w.tsv", window_length=2)
+
+
+# --------------------------------------------------------------------------- corpora larger than RAM
+def test_wav_folder_spills_windows_to_a_disk_backed_array(tmp_path, rng, monkeypatch):
+    import tempfile
+
+    from edgesynth.data import loaders
+    from _wavfixtures import make_mimii
+
+    root = make_mimii(tmp_path / "mimii", rng, n_normal=3, n_abnormal=2, seconds=0.5)
+    in_ram = load(root)
+    before = set(os.listdir(tempfile.gettempdir()))
+    spilled = loaders.load_wav_folder(root, spill=True)
+    assert isinstance(spilled.X.base, np.memmap) or isinstance(spilled.X, np.memmap)
+    assert spilled.meta["spilled_to_disk"] and not in_ram.meta["spilled_to_disk"]
+    np.testing.assert_array_equal(np.asarray(spilled.X), in_ram.X)
+    np.testing.assert_array_equal(spilled.y, in_ram.y)
+    np.testing.assert_array_equal(spilled.groups, in_ram.groups)
+    assert set(os.listdir(tempfile.gettempdir())) == before  # the spill file is unlinked once mapped
+    # auto: a corpus over SPILL_BYTES is spilled without being asked
+    monkeypatch.setattr(loaders, "SPILL_BYTES", 0)
+    assert load(root).meta["spilled_to_disk"]
+
+
+def test_spill_leaves_nothing_behind_on_a_bad_file(tmp_path, rng):
+    import tempfile
+
+    from edgesynth.data import loaders
+    from _wavfixtures import make_mimii
+
+    root = make_mimii(tmp_path / "mimii", rng, n_normal=2, n_abnormal=1, seconds=0.5)
+    (root / "id_00" / "normal" / "zz_broken.wav").write_bytes(b"RIFF\x00\x00")
+    before = set(os.listdir(tempfile.gettempdir()))
+    with pytest.raises(DataError):
+        loaders.load_wav_folder(root, spill=True)
+    assert set(os.listdir(tempfile.gettempdir())) == before
+
+
+def test_finiteness_check_is_chunked_and_exact():
+    from edgesynth.validation import _row_chunks, check_windows
+
+    X = np.zeros((5000, 64, 3), np.float32)
+    X[4321, 7, 2] = np.nan
+    X[17, 0, 0] = np.inf
+    chunks = list(_row_chunks(X, max_values=1000))
+    assert sum(len(c) for c in chunks) == 5000 and max(c.size for c in chunks) <= 1000
+    with pytest.raises(DataError, match="contains 2 NaN or infinite"):
+        check_windows(X)

@@ -59,6 +59,10 @@ from edgesynth.validation import check_positive_int
 log = logging.getLogger(__name__)
 
 DEFAULT_WAV_WINDOW = 3072  # n_fft + 4 * hop_length of the DCASE log-mel: 5 frames = 640 features
+#: WAV corpora whose files add up to more than this many bytes are windowed into a disk-backed
+#: array (``np.memmap`` in the temp folder, unlinked once mapped) instead of RAM; see
+#: :func:`load_wav_folder`'s ``spill``.
+SPILL_BYTES = 512 * 1024 * 1024
 TEXT_SUFFIXES = (".tsv", ".txt")
 _ID_RE = re.compile(r"id_(\d+)")
 
@@ -403,31 +407,64 @@ def load_wav_folder(
     resample: bool = False,
     on_nonfinite: str = "raise",
     normal_label=None,
+    spill: bool | None = None,
 ) -> Dataset:
-    """A folder of WAV files -> windows with one group per file (see the module docstring)."""
+    """A folder of WAV files -> windows with one group per file (see the module docstring).
+
+    ``spill``: write the windows file by file to a disk-backed array (``np.memmap``) instead of
+    holding them in RAM; ``None`` = when the WAV files add up to more than :data:`SPILL_BYTES`.
+    Peak memory is then one file's windows, whatever the corpus size; everything downstream
+    (features in batches, finiteness checks in chunks) reads the windows through the mapping.
+    """
     folder = Path(folder)
     entries = scan_wav_folder(folder) if folder.is_dir() else [
         {"path": folder, "rel": folder.name, "label": None, "split": None, "machine_id": None, "layout": "file"}
     ]
     L = DEFAULT_WAV_WINDOW if window_length is None else check_positive_int(window_length, "window_length")
     H = L if hop_length is None else check_positive_int(hop_length, "hop_length")
+    if spill is None:
+        spill = sum(Path(e["path"]).stat().st_size for e in entries) > SPILL_BYTES
+    spill_fh = None
+    if spill:
+        import tempfile
+
+        spill_fh = tempfile.NamedTemporaryFile(prefix="edgesynth-windows-", suffix=".f32", delete=False)
+    n_windows = 0
     chunks, groups, labels, hashes, n_dropped = [], [], [], [], 0
     n_ch = None
-    for g, e in enumerate(entries):
-        sig, file_sr = read_wav(e["path"], channel=channel, sr=sr, resample=resample)
-        sr = file_sr if sr is None else sr
-        if n_ch is None:
-            n_ch = sig.shape[1]
-        elif sig.shape[1] != n_ch:
-            raise DataError(f"{e['path']}: has {sig.shape[1]} channels, the first file has {n_ch}")
-        W = frame(sig, window_length=L, hop_length=H, source=str(e["path"]))
-        W, _, nd = _handle_nonfinite(W, on_nonfinite, str(e["path"]), unit="window")
-        n_dropped += nd
-        chunks.append(W)
-        groups.append(np.full(W.shape[0], g, dtype=np.int64))
-        labels.append(np.full(W.shape[0], e["label"] or "", dtype=object))
-        hashes.append(e["rel"] + ":" + sha256_file(e["path"]))
-    X = np.concatenate(chunks)
+    try:
+        for g, e in enumerate(entries):
+            sig, file_sr = read_wav(e["path"], channel=channel, sr=sr, resample=resample)
+            sr = file_sr if sr is None else sr
+            if n_ch is None:
+                n_ch = sig.shape[1]
+            elif sig.shape[1] != n_ch:
+                raise DataError(f"{e['path']}: has {sig.shape[1]} channels, the first file has {n_ch}")
+            W = frame(sig, window_length=L, hop_length=H, source=str(e["path"]))
+            W, _, nd = _handle_nonfinite(W, on_nonfinite, str(e["path"]), unit="window")
+            n_dropped += nd
+            if spill_fh is not None:
+                spill_fh.write(np.ascontiguousarray(W, dtype=np.float32).tobytes())
+            else:
+                chunks.append(W)
+            n_windows += W.shape[0]
+            groups.append(np.full(W.shape[0], g, dtype=np.int64))
+            labels.append(np.full(W.shape[0], e["label"] or "", dtype=object))
+            hashes.append(e["rel"] + ":" + sha256_file(e["path"]))
+    except BaseException:
+        if spill_fh is not None:  # a bad file: leave no half-written spill file behind
+            spill_fh.close()
+            os.unlink(spill_fh.name)
+        raise
+    if spill_fh is not None:
+        spill_fh.close()
+        try:
+            X = np.memmap(spill_fh.name, dtype=np.float32, mode="r", shape=(n_windows, L, n_ch)) if n_windows else \
+                np.zeros((0, L, n_ch), np.float32)
+        finally:
+            os.unlink(spill_fh.name)  # the mapping keeps the data; nothing is left behind on disk
+    else:
+        X = np.concatenate(chunks)
     lab = np.concatenate(labels).astype(str)
     y = None
     if entries[0]["label"] is not None:
@@ -448,6 +485,7 @@ def load_wav_folder(
         "channel": channel,
         "normal_label": normal_label,
         "n_dropped_nonfinite": n_dropped,
+        "spilled_to_disk": bool(spill),
     }
     names = ["mono"] if n_ch == 1 and channel in (None, "mix") else [f"ch{i}" for i in range(n_ch)]
     if isinstance(channel, (int, np.integer)):
