@@ -94,6 +94,7 @@ def cmd_train(args) -> int:
         inject_domain=args.inject_domain,
         widths=tuple(args.widths) if args.widths is not None else None,
         bottleneck=args.bottleneck,
+        max_windows=args.max_windows,
     )
     result = train(ds, args.out, cfg, verbose=not args.quiet)
     print(result.summary())
@@ -239,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--inject-domain", choices=["auto", "generic", "vibration", "ecg"], default="auto",
                    help="physical injection kinds (auto: the simulator's family, else generic)")
+    t.add_argument("--max-windows", type=int, default=200_000, metavar="N",
+                   help="train on at most N normal windows (drawn after the split by recording); bounds memory")
     t.add_argument("--architecture", choices=["dense", "conv"], default="dense")
     t.add_argument("--widths", type=int, nargs="*", default=None, metavar="W",
                    help="hidden encoder widths (dense) or filters (conv), the decoder mirrors them; "

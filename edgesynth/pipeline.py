@@ -55,6 +55,11 @@ class TrainConfig:
     inject_domain : {"auto", "generic", "vibration", "ecg"}
         Injection kinds (:func:`edgesynth.synth.inject.default_kinds`); ``auto`` takes the
         simulator's family for simulated data and ``generic`` otherwise.
+    max_windows : int
+        At most this many normal training windows (validation: a quarter, test: half, held-out
+        anomalies: half), drawn at random after the split by recording. Features are computed
+        only for the windows used, in batches, so memory is bounded by this number and not by
+        the corpus (a disk-backed WAV corpus is read through its mapping).
     synth_gate : float or None
         Drop synthetic anomalies closer to a normal training vector than this quantile of the
         normals' nearest-neighbour distances (they would teach the ABC loss to reject normal
@@ -79,6 +84,7 @@ class TrainConfig:
     synth_epochs: int | None = None
     synth_gate: float | None = 0.9
     inject_domain: str = "auto"
+    max_windows: int = 200_000
     qat_epochs: int = 3
 
     def validate(self) -> None:
@@ -89,6 +95,8 @@ class TrainConfig:
         if self.inject_domain not in ("auto", "generic", "vibration", "ecg"):
             raise ParameterError(
                 f"`inject_domain` must be one of auto|generic|vibration|ecg. Received: inject_domain={self.inject_domain!r}")
+        if not isinstance(self.max_windows, (int, np.integer)) or self.max_windows < 8:
+            raise ParameterError(f"`max_windows` must be an integer >= 8. Received: max_windows={self.max_windows!r}")
         if self.epochs is not None and self.epochs <= 0:
             raise ParameterError(f"`epochs` must be a positive integer. Received: epochs={self.epochs}")
         if not 0.0 < self.target_fpr < 1.0:
@@ -169,6 +177,19 @@ def _normal_gate(Z_synth: np.ndarray, Z_normal: np.ndarray, quantile: float):
         keep = dist >= np.quantile(dist, 0.9)
     return keep, {"quantile": quantile, "radius": radius, "n_in": int(len(keep)),
                   "n_dropped": int((~keep).sum())}
+
+
+def _cap(idx: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``idx`` itself, or ``n`` of its entries drawn at random (sorted)."""
+    return idx if idx.size <= n else np.sort(rng.choice(idx, n, replace=False))
+
+
+def _features_of(pipe, X, rows: np.ndarray, *, batch: int = 4096) -> np.ndarray:
+    """Features of the windows ``X[rows]``, computed in batches (X may be a disk-backed memmap)."""
+    if rows.size == X.shape[0]:
+        return pipe.transform(X)
+    parts = [pipe.transform(np.asarray(X[rows[i:i + batch]])) for i in range(0, rows.size, batch)]
+    return np.concatenate(parts)
 
 
 def _inject_domain(cfg: TrainConfig, ds) -> str:
@@ -257,13 +278,29 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
         k = min(cfg.anomalies, anom_idx.size)
     perm = rng.permutation(anom_idx)
     anom_train, anom_test = np.sort(perm[:k]), np.sort(perm[k:])
+    n_before = {"normal_fit": int(normal_fit.size), "normal_val": int(normal_val.size),
+                "normal_test": int(normal_test.size), "anom_train": int(anom_train.size), "anom_test": int(anom_test.size)}
+    cap = cfg.max_windows
+    normal_fit, anom_train = _cap(normal_fit, cap, rng), _cap(anom_train, cap, rng)
+    normal_val = _cap(normal_val, max(cap // 4, 1), rng)
+    normal_test, anom_test = _cap(normal_test, max(cap // 2, 1), rng), _cap(anom_test, max(cap // 2, 1), rng)
+    n_after = {"normal_fit": int(normal_fit.size), "normal_val": int(normal_val.size),
+               "normal_test": int(normal_test.size), "anom_train": int(anom_train.size), "anom_test": int(anom_test.size)}
+    capped = {k: f"{n_before[k]} -> {n_after[k]}" for k in n_after if n_after[k] != n_before[k]}
     _log(verbose, f"data {ds.source}: {normal_fit.size} normal train, {normal_val.size} normal val, "
-         f"{normal_test.size} normal test, {anom_train.size} real anomalies for training, {anom_test.size} held out")
+         f"{normal_test.size} normal test, {anom_train.size} real anomalies for training, {anom_test.size} held out"
+         + (f" (capped at max_windows={cap} from {capped})" if capped else ""))
+    # from here on, index arrays are positions in `used` (the windows whose features are computed)
+    used = np.unique(np.concatenate([normal_fit, normal_val, normal_test, anom_train, anom_test]))
+    pos = lambda idx: np.searchsorted(used, idx)  # noqa: E731
+    normal_fit, normal_val, normal_test = pos(normal_fit), pos(normal_val), pos(normal_test)
+    anom_train, anom_test = pos(anom_train), pos(anom_test)
+    anom_idx = np.sort(np.concatenate([anom_train, anom_test]))
 
     # 2. features + normalization (normal training data only) ----------------------------
     kind = cfg.features or _default_features(ds)
     pipe = FeaturePipeline(kind=kind, sr=ds.sr, **cfg.feature_params)
-    F_all = pipe.transform(ds.X)
+    F_all = _features_of(pipe, ds.X, used)
     norm = Normalizer().fit(F_all[normal_fit])
     Z_all = norm.transform(F_all)
     del F_all  # only the normalized features are used from here on
@@ -284,7 +321,7 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
             if m == "inject":
                 # injection needs a few sources per sample, not the whole corpus (which may be disk-backed)
                 src = normal_fit if normal_fit.size <= 4 * n_m else np.sort(rng.choice(normal_fit, 4 * n_m, replace=False))
-                res = synthesize(ds.X[src], np.zeros(src.size, np.int8), method="inject", n=n_m,
+                res = synthesize(ds.X[used[src]], np.zeros(src.size, np.int8), method="inject", n=n_m,
                                  sr=ds.sr, seed=cfg.seed, kinds=domain)
                 synth_X.append(res.X)
                 synth_Z.append(norm.transform(pipe.transform(res.X)))
@@ -419,7 +456,8 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
 
     # 9. artifact ------------------------------------------------------------------------------
     manifest = {
-        "data": {**ds.describe(), "n_train_normal": int(normal_fit.size), "n_val_normal": int(normal_val.size),
+        "data": {**ds.describe(), "max_windows": int(cfg.max_windows), "capped": capped,
+                 "n_train_normal": int(normal_fit.size), "n_val_normal": int(normal_val.size),
                  "n_test_normal": int(normal_test.size), "n_train_anomalies": int(anom_train.size),
                  "n_test_anomalies": int(anom_test.size)},
         "window": {"window_length": ds.window_length, "hop_length": int(ds.meta.get("hop_length") or ds.window_length),
@@ -454,7 +492,7 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
         if synth_X or len(Z_synth):
             figs["Real vs synthetic anomalies"] = "figures/real_vs_synthetic.png"
             if synth_X and anom_idx.size:
-                real, fake = ds.X[anom_idx[:16]], np.concatenate(synth_X)[:16]
+                real, fake = ds.X[used[anom_idx[:16]]], np.concatenate(synth_X)[:16]
             else:
                 real = Z_all[anom_idx[:16]] if anom_idx.size else Z_all[normal_fit[:16]]
                 fake = Z_synth[:16]

@@ -7,6 +7,7 @@ import pytest
 
 from edgesynth.artifact import read_manifest
 from edgesynth.cli import main
+from edgesynth.errors import ParameterError
 
 pytestmark = pytest.mark.slow
 
@@ -254,3 +255,24 @@ def test_train_and_evaluate_on_a_disk_backed_wav_corpus(tmp_path, monkeypatch):
     assert res.manifest["features"]["kind"] == "logmel" and res.manifest["model"]["input_dim"] == 640
     ev = evaluate(tmp_path / "det", ds)
     assert ev["int8"]["n_normal"] + ev["int8"]["n_anomaly"] == ds.n_windows
+
+
+def test_max_windows_bounds_what_is_featurized_and_trained(tmp_path, monkeypatch):
+    from edgesynth.data import simulate_ecg
+    from edgesynth.data.features import FeaturePipeline
+    from edgesynth.pipeline import TrainConfig, train
+
+    ds = simulate_ecg(400, anomaly_fraction=0.25, seed=4)
+    seen = []
+    orig = FeaturePipeline.transform
+    monkeypatch.setattr(FeaturePipeline, "transform", lambda self, X: seen.append(len(X)) or orig(self, X))
+    res = train(ds, tmp_path / "cap", TrainConfig(synth="none", anomalies=5, epochs=2, quantization="ptq",
+                                                  max_windows=40), verbose=False)
+    m = res.manifest["data"]
+    assert m["n_train_normal"] == 40 and m["n_val_normal"] <= 10 and m["n_test_normal"] <= 20
+    assert m["n_test_anomalies"] <= 20 and m["n_train_anomalies"] == 5
+    assert set(m["capped"]) >= {"normal_fit", "normal_test"}
+    # features were computed for the windows used, not for all 400
+    assert seen[0] == 40 + m["n_val_normal"] + m["n_test_normal"] + 5 + m["n_test_anomalies"] < 400
+    with pytest.raises(ParameterError, match="max_windows"):
+        TrainConfig(max_windows=3).validate()
