@@ -31,6 +31,8 @@ DETECTOR_KIND = "detector"
 #: Tolerated disagreement between LiteRT and TFLM int8 outputs (rounding of ties, see train()).
 MAX_RUNTIME_MISMATCH_FRACTION = 0.01
 MAX_RUNTIME_STEP = 8
+#: Windows scored per batch by :func:`evaluate`.
+EVAL_BATCH = 8192
 
 
 @dataclass
@@ -518,10 +520,13 @@ def evaluate(artifact_dir, dataset) -> dict:
     if dataset.y is None:
         raise DataError(f"evaluation needs labels; {dataset.source!r} has none")
     scorer = ArtifactScorer.from_dir(artifact_dir)
-    Z = scorer.features(dataset.X)
     det = Detector.from_dir(artifact_dir)
-    s_float = det.score_samples(Z)
-    s_int8 = scorer.score_features(Z)
+    s_float, s_int8 = [], []
+    for i in range(0, dataset.n_windows, EVAL_BATCH):  # batches: a disk-backed corpus never sits in RAM
+        Z = scorer.features(np.asarray(dataset.X[i:i + EVAL_BATCH]))
+        s_float.append(det.score_samples(Z))
+        s_int8.append(scorer.score_features(Z))
+    s_float, s_int8 = np.concatenate(s_float), np.concatenate(s_int8)
     thr = scorer.manifest["threshold"]
     return {
         "float": evaluate_scores(dataset.y, s_float, float(thr["float_value"])),

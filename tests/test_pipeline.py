@@ -276,3 +276,16 @@ def test_max_windows_bounds_what_is_featurized_and_trained(tmp_path, monkeypatch
     assert seen[0] == 40 + m["n_val_normal"] + m["n_test_normal"] + 5 + m["n_test_anomalies"] < 400
     with pytest.raises(ParameterError, match="max_windows"):
         TrainConfig(max_windows=3).validate()
+
+
+def test_evaluate_in_batches_equals_one_pass(demo_artifact, monkeypatch):
+    from edgesynth import pipeline
+    from edgesynth.data import simulate_vibration
+
+    ds = simulate_vibration(50, window_length=1024, sr=4000.0, anomaly_fraction=0.3, seed=9)
+    whole = pipeline.evaluate(demo_artifact, ds)
+    monkeypatch.setattr(pipeline, "EVAL_BATCH", 7)  # 50 windows in 8 uneven batches
+    batched = pipeline.evaluate(demo_artifact, ds)
+    for kind in ("float", "int8"):  # int8 scores are per window (TFLM); float may differ in the last ulp
+        for key, value in whole[kind].items():
+            assert batched[kind][key] == pytest.approx(value, rel=1e-5, abs=1e-9), (kind, key)
