@@ -218,6 +218,27 @@ class _Framer:
     def _empty(self) -> np.ndarray:
         return np.empty((0, self.n_channels or 0), dtype=np.float32)
 
+    def _take_block(self, chunk: bytes, delimiter: bytes, limit: int) -> bytes | None:
+        """Append ``chunk``; return the bytes up to the last ``delimiter`` (removed from the buffer).
+
+        ``None`` when no frame is complete yet. A buffer that grows past ``limit`` without a
+        delimiter is dropped (counted once as a bad frame unless it is the unread first frame)
+        and the framer resynchronizes on the next delimiter.
+        """
+        self._buf += chunk
+        end = self._buf.rfind(delimiter)
+        if end < 0:
+            if len(self._buf) > limit:
+                if not self._overflow and not self._first:
+                    self.bad_frames += 1
+                self.skipped_bytes += len(self._buf)
+                self._buf.clear()
+                self._overflow = True
+            return None
+        block = bytes(self._buf[:end])
+        del self._buf[:end + 1]
+        return block
+
     def _check_values(self, rows: np.ndarray) -> bool:
         if not np.isfinite(rows).all():
             return False
@@ -297,18 +318,9 @@ class TextFramer(_Framer):
 
     def feed(self, chunk: bytes) -> np.ndarray:
         """Add bytes; return the samples completed by them, shape ``(n, n_channels)`` float32."""
-        self._buf += chunk
-        end = self._buf.rfind(b"\n")
-        if end < 0:
-            if len(self._buf) > self.max_line:
-                if not self._overflow and not self._first:
-                    self.bad_frames += 1
-                self.skipped_bytes += len(self._buf)
-                self._buf.clear()
-                self._overflow = True
+        block = self._take_block(chunk, b"\n", self.max_line)
+        if block is None:
             return self._empty()
-        block = bytes(self._buf[:end])
-        del self._buf[:end + 1]
         rows: list[list[float]] = []
         for line in block.split(b"\n"):
             if self._overflow:  # tail of an over-long line
@@ -444,18 +456,9 @@ class BinaryFramer(_Framer):
 
     def feed(self, chunk: bytes) -> np.ndarray:
         """Add bytes; return the samples of the packets completed by them, ``(n, n_channels)``."""
-        self._buf += chunk
-        end = self._buf.rfind(b"\x00")
-        if end < 0:
-            if len(self._buf) > self.max_frame:
-                if not self._overflow and not self._first:
-                    self.bad_frames += 1
-                self.skipped_bytes += len(self._buf)
-                self._buf.clear()
-                self._overflow = True
+        block = self._take_block(chunk, b"\x00", self.max_frame)
+        if block is None:
             return self._empty()
-        block = bytes(self._buf[:end])
-        del self._buf[:end + 1]
         out: list[np.ndarray] = []
         for frame in block.split(b"\x00"):
             first, self._first = self._first, False
