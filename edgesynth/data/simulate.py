@@ -248,6 +248,25 @@ class VibrationStream:
         return x.astype(np.float32)
 
 
+def _plan(n, frac, kinds, valid, what, n_recordings, per_recording, seed):
+    """Validate the anomaly kinds, label the windows and seed each recording (shared by the simulators).
+
+    Returns ``(rng, labels, rec_seeds, n_rec)``; the draws happen in a fixed order so a seed gives
+    the same data.
+    """
+    kinds = tuple(kinds)
+    for k in kinds:
+        _check_choice(k, valid, what)
+    if frac > 0 and not kinds:
+        raise ParameterError(f"`{what}` is empty but anomaly_fraction > 0")
+    n_rec = check_positive_int(n_recordings, "n_recordings") if n_recordings is not None else math.ceil(n / per_recording)
+    n_rec = min(n_rec, n)
+    rng = np.random.default_rng(seed)
+    labels = _assign(n, frac, kinds, rng)
+    rec_seeds = rng.integers(0, 2**63 - 1, size=n_rec)
+    return rng, labels, rec_seeds, n_rec
+
+
 def simulate_vibration(
     n_windows,
     *,
@@ -295,16 +314,7 @@ def simulate_vibration(
     L = check_positive_int(window_length, "window_length")
     sr = _check_sr(sr)
     frac = _check_fraction(anomaly_fraction, "anomaly_fraction")
-    faults = tuple(faults)
-    for f in faults:
-        _check_choice(f, VIBRATION_FAULTS, "faults")
-    if frac > 0 and not faults:
-        raise ParameterError("`faults` is empty but anomaly_fraction > 0")
-    n_rec = check_positive_int(n_recordings, "n_recordings") if n_recordings is not None else math.ceil(n / 8)
-    n_rec = min(n_rec, n)
-    rng = np.random.default_rng(seed)
-    labels = _assign(n, frac, faults, rng)
-    rec_seeds = rng.integers(0, 2**63 - 1, size=n_rec)
+    rng, labels, rec_seeds, n_rec = _plan(n, frac, faults, VIBRATION_FAULTS, "faults", n_recordings, 8, seed)
     X = np.empty((n, L, 3), dtype=np.float32)
     groups = np.empty(n, dtype=np.int64)
     wparams, shaft, bpfo, reson = [], [], [], []
@@ -563,16 +573,8 @@ def simulate_ecg(
     if L < 16:
         raise ParameterError(f"`length` must be at least 16 points. Received: length={length!r}")
     frac = _check_fraction(anomaly_fraction, "anomaly_fraction")
-    abnormalities = tuple(abnormalities)
-    for a in abnormalities:
-        _check_choice(a, ECG_ABNORMALITIES, "abnormalities")
-    if frac > 0 and not abnormalities:
-        raise ParameterError("`abnormalities` is empty but anomaly_fraction > 0")
-    n_rec = check_positive_int(n_recordings, "n_recordings") if n_recordings is not None else math.ceil(n / 20)
-    n_rec = min(n_rec, n)
-    rng = np.random.default_rng(seed)
-    labels = _assign(n, frac, abnormalities, rng)
-    rec_seeds = rng.integers(0, 2**63 - 1, size=n_rec)
+    rng, labels, rec_seeds, n_rec = _plan(n, frac, abnormalities, ECG_ABNORMALITIES, "abnormalities",
+                                          n_recordings, 20, seed)
     X = np.empty((n, L, 1), dtype=np.float32)
     groups = np.empty(n, dtype=np.int64)
     wparams, hr = [], []
