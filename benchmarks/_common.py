@@ -72,3 +72,21 @@ def default_ae_hidden() -> tuple[int, ...]:
 def ae_shape(input_dim: int = 140) -> str:
     """``"140-32-8-32-140"``: the default dense autoencoder's shape as text."""
     return "-".join(str(w) for w in (input_dim, *default_ae_hidden(), input_dim))
+
+
+#: ECG5000 in the shared data folder (``EDGESYNTH_SHARED`` overrides ``../shared``).
+import os as _os  # noqa: E402
+
+ECG5000_DIR = Path(_os.environ.get("EDGESYNTH_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "datasets" / "ecg5000"
+
+
+def ecg5000(folder: Path = ECG5000_DIR):
+    """``(X_train, class_train, X_test, class_test)``: float32 ``(n, 140)`` beats and the integer
+    classes 1..5 (1 = normal), read with edgesynth's own UCR loader."""
+    from edgesynth.data import load
+
+    out = []
+    for name in ("ECG5000_TRAIN.tsv", "ECG5000_TEST.tsv"):
+        ds = load(Path(folder) / name, normal_label=1)
+        out += [ds.X[:, :, 0], ds.labels.astype(float).astype(int)]
+    return tuple(out)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._common import ae_shape, default_ae_hidden, md_table, timeit, write_results
+from benchmarks._common import ae_shape, ecg5000, default_ae_hidden, md_table, timeit, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -31,13 +31,7 @@ REF = SHARED / "reference_models" / "ad01_int8.tflite"
 
 
 def _load_ecg():
-    def read(name):
-        a = np.loadtxt(ECG_DIR / name, delimiter="\t", dtype=np.float64)
-        return a[:, 1:].astype(np.float32), a[:, 0].astype(int)
-
-    Xtr, ytr = read("ECG5000_TRAIN.tsv")
-    Xte, yte = read("ECG5000_TEST.tsv")
-    return Xtr, ytr, Xte, yte
+    return ecg5000(ECG_DIR)
 
 
 def _train_ecg(epochs: int, seed: int = 0):

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._common import md_table, mean_std, write_results
+from benchmarks._common import ecg5000, md_table, mean_std, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -62,13 +62,8 @@ def load_ecg5000():
     if not (ECG_DIR / "ECG5000_TRAIN.tsv").is_file():
         raise SystemExit(f"ECG5000 not found under {ECG_DIR}")
 
-    def read(name):
-        a = np.loadtxt(ECG_DIR / name, delimiter="\t", dtype=np.float64)
-        return a[:, 1:].astype(np.float32), (a[:, 0] != 1).astype(np.int8)
-
-    Xtr, ytr = read("ECG5000_TRAIN.tsv")
-    Xte, yte = read("ECG5000_TEST.tsv")
-    return Xtr, ytr, Xte, yte
+    Xtr, ctr, Xte, cte = ecg5000(ECG_DIR)
+    return Xtr, (ctr != 1).astype(np.int8), Xte, (cte != 1).astype(np.int8)
 
 
 def train_ecg_detector(out_dir, *, epochs: int = 60, seed: int = 0) -> dict:

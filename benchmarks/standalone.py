@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._common import ae_shape, default_ae_hidden, md_table, write_results
+from benchmarks._common import ae_shape, ecg5000, default_ae_hidden, md_table, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -100,13 +100,8 @@ int main(int argc, char **argv)
 
 # --------------------------------------------------------------------------- data and models
 def _load_ecg():
-    def read(fn):
-        arr = np.loadtxt(ECG_DIR / fn, delimiter="\t", dtype=np.float64)
-        return arr[:, 1:].astype(np.float32), arr[:, 0].astype(int)
-
     if (ECG_DIR / "ECG5000_TRAIN.tsv").is_file():
-        Xtr, ytr = read("ECG5000_TRAIN.tsv")
-        Xte, _ = read("ECG5000_TEST.tsv")
+        Xtr, ytr, Xte, _ = ecg5000(ECG_DIR)
         return Xtr[ytr == 1], Xte, "ECG5000"
     rng = np.random.default_rng(0)  # shared data absent: ECG-shaped synthetic beats
     t = np.linspace(0, 1, 140, dtype=np.float32)

@@ -19,19 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._common import mean_std, md_table, write_results
+from benchmarks._common import ecg5000, mean_std, md_table, write_results
 
 ECG = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "ecg5000"
 
 
 def load_ecg(folder: Path = ECG):
-    def read(name):
-        arr = np.loadtxt(folder / name, delimiter="\t", dtype=np.float64)
-        return arr[:, 1:].astype(np.float32)[:, :, None], arr[:, 0].astype(int)
-
-    Xtr, ctr = read("ECG5000_TRAIN.tsv")
-    Xte, cte = read("ECG5000_TEST.tsv")
-    return Xtr, ctr, Xte, cte
+    Xtr, ctr, Xte, cte = ecg5000(folder)
+    return Xtr[:, :, None], ctr, Xte[:, :, None], cte
 
 
 def naive(name: str, A: np.ndarray, n: int, seed: int) -> np.ndarray:
