@@ -36,7 +36,8 @@ def _load_ecg():
 
 def _train_ecg(epochs: int, seed: int = 0):
     from edgesynth._tf import keras
-    from edgesynth.deploy.quantize import mse_score, quantize
+    from edgesynth.deploy.quantize import quantize
+    from edgesynth.detect.models import reconstruction_score as mse_score
 
     Xtr, ytr, Xte, yte = _load_ecg()
     normal = Xtr[ytr == 1]

@@ -77,7 +77,8 @@ def train_ecg_detector(out_dir, *, epochs: int = 60, seed: int = 0) -> dict:
 
     from edgesynth._tf import keras, tf
     from edgesynth.artifact import ArtifactWriter
-    from edgesynth.deploy.quantize import mse_score, quantize
+    from edgesynth.deploy.quantize import quantize
+    from edgesynth.detect.models import reconstruction_score as mse_score
     from edgesynth.deploy.runtime import TFLMRunner, find_min_arena, recommended_arena
 
     Xtr, ytr, Xte, yte = load_ecg5000()

@@ -219,7 +219,7 @@ def main(argv=None) -> int:
     from sklearn.metrics import roc_auc_score
 
     from edgesynth.bench import bench_tflite
-    from edgesynth.deploy.quantize import mse_score
+    from edgesynth.detect.models import reconstruction_score as mse_score
     from edgesynth.deploy.runtime import TFLMRunner
 
     epochs = args.epochs or (5 if args.quick else 60)

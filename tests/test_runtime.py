@@ -208,7 +208,7 @@ def test_reference_model_tflm_matches_integer_spec(reference_model_path, rng):
 
 @pytest.mark.slow
 def test_int8_score_close_to_float(models):
-    from edgesynth.deploy.quantize import mse_score
+    from edgesynth.detect.models import reconstruction_score as mse_score
 
     X = models["X"]
     for name in ("dense", "conv"):

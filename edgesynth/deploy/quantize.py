@@ -11,7 +11,8 @@ Two routes, both ending in a full-integer ``.tflite`` (int8 input and output,
   converts.
 
 ``method="best"`` builds both and keeps the one with the better validation AUC of the int8
-score (ties go to PTQ, which needs no training). The score is the package's one definition,
+score (ties go to PTQ, which needs no training). The score is the package's one definition
+(:func:`edgesynth.detect.models.reconstruction_score`),
 the mean squared error per row between the normalized float input and the dequantized int8
 reconstruction::
 
@@ -33,13 +34,6 @@ from edgesynth.validation import check_binary_labels, check_features, check_posi
 #: Rows of the representative dataset given to the converter (sampled with ``seed``).
 N_REPRESENTATIVE = 500
 METHODS = ("ptq", "qat", "best")
-
-
-def mse_score(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
-    """Mean squared error per row, ``(n, d), (n, d) -> (n,)`` (higher = more anomalous)."""
-    x = np.asarray(x, dtype=np.float32)
-    x_hat = np.asarray(x_hat, dtype=np.float32).reshape(x.shape)
-    return np.mean((x - x_hat) ** 2, axis=1)
 
 
 @dataclass
@@ -224,7 +218,7 @@ def quantize(
     seed : int or None
         Representative-row sampling and QAT shuffling.
     score_fn : callable, optional
-        ``score_fn(x, x_hat) -> (n,)``; default :func:`mse_score`.
+        ``score_fn(x, x_hat) -> (n,)``; default :func:`edgesynth.detect.models.reconstruction_score`.
 
     Returns
     -------
@@ -235,7 +229,9 @@ def quantize(
     d = _check_model(model)
     X_rep = check_features(X_rep, "X_rep", n_features=d)
     check_positive_int(qat_epochs, "qat_epochs")
-    score_fn = score_fn or mse_score
+    from edgesynth.detect.models import reconstruction_score
+
+    score_fn = score_fn or reconstruction_score
     if X_val is not None:
         X_val = check_features(X_val, "X_val", n_features=d)
     if y_val is not None:
@@ -285,4 +281,4 @@ def quantize(
     return QuantizedModel(tfl, chosen, *_io_quant(tfl), aucs=aucs, info=info)
 
 
-__all__ = ["quantize", "QuantizedModel", "convert_int8", "qat_model", "mse_score", "N_REPRESENTATIVE"]
+__all__ = ["quantize", "QuantizedModel", "convert_int8", "qat_model", "N_REPRESENTATIVE"]
