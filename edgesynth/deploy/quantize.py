@@ -176,9 +176,9 @@ def _io_quant(tflite: bytes) -> tuple[float, int, float, int]:
 
 
 def _auc(y, s) -> float:
-    from sklearn.metrics import roc_auc_score
+    from edgesynth.detect.metrics import roc_auc
 
-    return float(roc_auc_score(y, s))
+    return roc_auc(y, s)
 
 
 # --------------------------------------------------------------------------- public API
