@@ -44,6 +44,9 @@ def _gaussian(F: np.ndarray, n: int, rng: np.random.Generator, *, mean=None, cov
 #: They measure the floor set by K=10, not a method anyone could use with K real anomalies.
 ORACLES = ("oracle:gauss-208", "oracle:mean-K+cov-208", "oracle:mean-208+cov-K")
 
+#: Rows made of two other rows' samples of the same seed, half each (the parts must run first).
+COMPOSITES = {"gan+inject-auto": ("gan", "inject-auto")}
+
 
 def oracle(name: str, A: np.ndarray, A_all: np.ndarray, n: int, seed: int) -> np.ndarray:
     """Gaussians that borrow the mean and/or covariance of all real training anomalies ``A_all``."""
@@ -105,7 +108,8 @@ def main(argv=None) -> dict:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--k", type=int, default=10, help="real anomalies used for training")
     p.add_argument("--n", type=int, default=1000, help="synthetic anomalies per method")
-    p.add_argument("--methods", default="copy,jitter+scale,gaussian,inject,vae-tail,vae,gan," + ",".join(ORACLES))
+    p.add_argument("--methods", default="copy,jitter+scale,gaussian,inject,inject-auto,vae-tail,vae,gan,auto,"
+                   "gan+inject-auto," + ",".join(ORACLES))
     p.add_argument("--sweep", default="10,20,50,100,208",
                    help="K values for the Gaussian reference's K sweep (empty: skip)")
     args = p.parse_args(argv)
@@ -141,15 +145,28 @@ def main(argv=None) -> dict:
         k_classes.append({str(c): int(v) for c, v in zip(*np.unique(ctr[k_idx], return_counts=True))})
         X_train = np.concatenate([normal_tr, A])
         y_train = np.r_[np.zeros(len(normal_tr), np.int8), np.ones(len(A), np.int8)]
+        cache: dict[str, np.ndarray] = {}
         for m in methods:
             t0 = time.perf_counter_ns()
             info = {}
-            if m in ("copy", "jitter+scale", "gaussian"):
+            if m in COMPOSITES:
+                a, b = COMPOSITES[m]
+                if a not in cache or b not in cache:
+                    raise SystemExit(f"{m} needs {a} and {b} earlier in --methods")
+                S = np.concatenate([cache[a][: n - n // 2], cache[b][: n // 2]])
+                info = {"kinds_selected": rows[b][-1].get("kinds_selected", "")}
+            elif m in ("copy", "jitter+scale", "gaussian"):
                 S = naive(m, A, n, s)
             elif m in ORACLES:
                 S = oracle(m, A, anom_tr, n, s)
             elif m == "inject":
                 S = synthesize(X_train, y_train, method="inject", n=n, seed=s, kinds="ecg").X
+            elif m == "inject-auto":  # kinds validated against the K real anomalies (training data only)
+                r = synthesize(X_train, y_train, method="inject", n=n, seed=s, kinds="auto")
+                S, info = r.X, {"kinds_selected": r.info["kinds_selected"]}
+            elif m == "auto":  # conditional VAE + validated injection, half each (what --synth auto does)
+                r = synthesize(X_train, y_train, method="auto", n=n, seed=s, epochs=vae_epochs)
+                S, info = r.X, {"kinds_selected": r.info.get("kinds_selected", ""), "methods": r.info["methods"]}
             elif m == "vae-tail":  # no real anomaly: VAE on the normal beats, latent-tail sampling
                 S = synthesize(normal_tr, None, method="vae", n=n, seed=s, epochs=vae_epochs).X
             elif m == "vae":
@@ -161,6 +178,7 @@ def main(argv=None) -> dict:
             else:
                 raise SystemExit(f"unknown method {m!r}")
             fit_s = (time.perf_counter_ns() - t0) / 1e9
+            cache[m] = S
             q = quality_report(anom_te, S, X_train=X_train, X_normal=normal_tr, X_normal_test=normal_te,
                                X_anomaly_train=A, seed=s, n_permutations=100)
             mem = q["memorisation"]
@@ -285,6 +303,7 @@ Gaussian reference fitted on K real anomalies, for growing K (same seeds; {n} sa
 
 {sweep_table}
 """ if sweep_table else ""
+    kinds_chosen = {m: [r.get("kinds_selected") for r in rows[m]] for m in ("inject-auto",) if m in rows}
     md = f"""# Synthetic anomalies on ECG5000 (K={args.k} real anomalies)
 
 {table}
@@ -305,8 +324,14 @@ Reading the tables:
 
 ECG5000 official split. Per seed ({seeds} seed(s)): K={args.k} anomalous TRAIN beats drawn at random;
 the generators see the 292 normal TRAIN beats + those K (inject only uses the normal beats,
-``kinds="ecg"``; vae-tail is the VAE trained on the normal beats only, sampled in the latent
-tails: what ``choose_strategy`` does with no real anomaly). {n} synthetic anomalies per method.
+``kinds="ecg"``; inject-auto injects the kinds that :mod:`edgesynth.synth.select` validates
+against the K real anomalies on the training data (TSTR inside TRAIN: each kind alone must teach
+the fixed classifier to rank the K above held-out normal TRAIN beats; kinds within 0.01 of the
+best, at most 3; chosen per seed: {kinds_chosen}); auto = ``synthesize(method="auto")``: half
+conditional VAE, half validated injection; vae-tail is the VAE trained on the normal beats only,
+sampled in the latent tails: what ``choose_strategy`` does with no real anomaly;
+gan+inject-auto = the first half of the gan row's samples + the first half of inject-auto's, same
+seed). {n} synthetic anomalies per method.
 Quality against the 1873 TEST anomalies:
 discriminative score = max(acc - 0.5, 0) of a logistic regression (standardized) / 100-tree random
 forest on a 30% held-out split of balanced real-vs-synthetic (TimeGAN's |acc - 0.5|); TSTR = ROC

@@ -127,9 +127,9 @@ def cmd_synth(args) -> int:
     ds = _load_data(args)
     kw = {}
     if args.kinds:
-        if args.method != "inject":
-            raise ParameterError(f"--kinds applies to --method inject only. Received: --method {args.method}")
-        kw["kinds"] = args.kinds if args.kinds in ("vibration", "ecg", "generic") else args.kinds.split(",")
+        if args.method not in ("inject", "auto"):
+            raise ParameterError(f"--kinds applies to --method inject or auto only. Received: --method {args.method}")
+        kw["kinds"] = args.kinds if args.kinds in ("vibration", "ecg", "generic", "auto") else args.kinds.split(",")
     res = run_synth(ds, method=args.method, n=args.n, anomalies=args.anomalies, seed=args.seed, out_dir=args.out,
                     epochs=args.epochs, **kw)
     print(f"wrote {args.n} synthetic anomalies ({args.method}) to {args.out}")
@@ -262,11 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("synth", help="synthesize anomalies and write a quality report")
     _add_data_options(s)
     s.add_argument("--out", required=True, metavar="DIR")
-    s.add_argument("--method", required=True, choices=["inject", "vae", "gan"])
+    s.add_argument("--method", required=True, choices=["inject", "vae", "gan", "auto"],
+                   help="auto: with real anomalies, the conditional VAE + injection of the kinds validated "
+                        "against them; without, injection + VAE latent-tail samples")
     s.add_argument("--n", type=int, default=200, metavar="N")
     s.add_argument("--epochs", type=int, default=None, metavar="N", help="generator training epochs (vae, gan)")
     s.add_argument("--kinds", default=None, metavar="DOMAIN_OR_KINDS",
-                   help="inject: a domain (vibration, ecg, generic) or comma-separated injection kinds")
+                   help="inject/auto: a domain (vibration, ecg, generic), comma-separated injection kinds, or "
+                        "'auto' (the kinds validated against the real training anomalies)")
     s.add_argument("--anomalies", type=int, default=None, metavar="K")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_synth)

@@ -130,5 +130,5 @@ def test_synth_inject_kinds_and_epochs_reach_the_generator(tmp_path, capsys):
     assert read_manifest(tmp_path / "v", kind="synth")["synth"]["info"]["epochs"] == 2
     assert main(["synth", str(tmp_path / "beats.npz"), "--out", str(tmp_path / "bad"), "--method", "vae",
                  "--kinds", "ecg"]) == 1
-    assert "--kinds applies to --method inject only" in capsys.readouterr().err
+    assert "--kinds applies to --method inject or auto only" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()

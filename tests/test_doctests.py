@@ -19,6 +19,7 @@ MODULES = [
     "edgesynth.synth.generate",
     "edgesynth.synth.vae",
     "edgesynth.synth.quality",
+    "edgesynth.synth.select",
     "edgesynth.deploy.runtime",
     "edgesynth.stream.framing",
     "firmware_export.carray",

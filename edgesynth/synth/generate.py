@@ -82,6 +82,25 @@ def choose_strategy(y: Any) -> tuple[str, ...]:
     return ("vae", "inject") if np.any(y == 1) else ("inject", "vae")
 
 
+def auto_kinds(X_normal: np.ndarray, X_anomaly: np.ndarray, *, sr: float | None = None,
+               seed: int | None = 0) -> tuple[tuple[str, ...] | None, dict[str, Any]]:
+    """Injection kinds for ``kinds="auto"``: validated against the real anomalies when there are
+    any (:func:`edgesynth.synth.select.rank_kinds` + :func:`~edgesynth.synth.select.select_kinds`),
+    else the generic defaults (``None``). Returns ``(kinds, info)``; ``kinds`` is ``()`` when real
+    anomalies exist but no kind beats chance. ``info`` holds strings only (for manifests)."""
+    from edgesynth.synth.select import rank_kinds, select_kinds
+
+    n_folds = min(5, len(X_normal) // 2)
+    if len(X_anomaly) == 0 or n_folds < 2:
+        why = "no real anomaly" if len(X_anomaly) == 0 else f"only {len(X_normal)} normal windows"
+        return None, {"kinds_selection": f"defaults ({why} to validate against)"}
+    ranking = rank_kinds(X_normal, X_anomaly, sr=sr, seed=seed, n_folds=n_folds)
+    chosen = select_kinds(ranking)
+    return chosen, {"kinds_selection": "validated against the real anomalies (TSTR on the training data)",
+                    "kinds_selected": ",".join(chosen), "kinds_chance_level": round(ranking.chance_level, 4),
+                    "kind_scores": ",".join(f"{k}={v:.3f}" for k, v in ranking.scores.items())}
+
+
 def _check_xy(X, y, labels):
     X = check_array(X, "X", ndim=(2, 3))
     y = np.zeros(len(X), np.int8) if y is None else check_binary_labels(y, len(X))
@@ -134,8 +153,12 @@ def synthesize(
     labels : np.ndarray [shape=(n_windows,)] of str, optional
         Anomaly types: the generators condition on them.
     kinds : sequence of str or str, optional
-        Injection kinds or a domain (``"vibration"``, ``"ecg"``, ``"generic"``); see
-        :func:`edgesynth.synth.inject.inject_random`.
+        Injection kinds, a domain (``"vibration"``, ``"ecg"``, ``"generic"``; see
+        :func:`edgesynth.synth.inject.inject_random`) or ``"auto"``: the kinds that, validated
+        against the real anomalies in ``y`` on the training data, best teach a classifier to find
+        them (:mod:`edgesynth.synth.select`; without real anomalies, the generic defaults).
+        ``method="auto"`` with real anomalies and no ``kinds`` does the same, and leaves injection
+        out when no kind beats chance.
     **kw
         Generator hyper-parameters (e.g. ``latent_dim=4``), and ``tail=(low, high)`` to force
         tail sampling.
@@ -160,6 +183,13 @@ def synthesize(
     n_anom = int(np.sum(y == 1))
     if method == "auto":
         methods = choose_strategy(y)
+        sel_info: dict[str, Any] = {}
+        if n_anom and kinds is None:
+            # a few real anomalies: inject only kinds validated against them (none: the VAE alone)
+            chosen, sel_info = auto_kinds(X[y == 0], X[y == 1], sr=sr, seed=seed)
+            kinds = chosen or None
+            if not chosen:
+                methods = tuple(m for m in methods if m != "inject")
         counts = [n // len(methods) + (i < n % len(methods)) for i in range(len(methods))]
         parts = []
         for i, (m, k) in enumerate(zip(methods, counts)):
@@ -168,7 +198,7 @@ def synthesize(
                                         seed=None if seed is None else seed + i,
                                         **({} if m == "inject" else kw)))
         info = {"method": "auto", "methods": "+".join(methods), "n": n, "n_train": int(len(X)),
-                "n_real_anomalies": n_anom, "seed": seed}
+                "n_real_anomalies": n_anom, "seed": seed, **sel_info}
         info.update({f"n_{m}": k for m, k in zip(methods, counts)})
         return SynthResult(
             X=np.concatenate([p.X for p in parts]),
@@ -187,6 +217,16 @@ def synthesize(
             raise DataError("method 'inject' needs normal windows (y == 0) to inject into; y holds only anomalies")
         from edgesynth.synth.inject import inject_random
 
+        if isinstance(kinds, str) and kinds == "auto":
+            kinds, sel_info = auto_kinds(Xn, X[y == 1], sr=sr, seed=seed)
+            info.update(sel_info)
+            if kinds is not None and not kinds:
+                raise DataError(
+                    "no injection kind resembles the real anomalies: trained on any single kind, the TSTR "
+                    "classifier ranks them no better than chance "
+                    f"(AUC <= {sel_info['kinds_chance_level']}: {sel_info['kind_scores']}); pass `kinds` "
+                    "explicitly, or use method='vae'"
+                )
         Xs, k = inject_random(Xn, n, kinds=kinds, sr=sr, seed=seed)
         k = np.asarray(k).astype(str)
         info["kinds"] = ",".join(sorted(set(k.tolist())))
@@ -381,4 +421,4 @@ def run_synth(
     }
 
 
-__all__ = ["SynthResult", "synthesize", "choose_strategy", "split_for_synth", "run_synth", "METHODS"]
+__all__ = ["SynthResult", "synthesize", "choose_strategy", "auto_kinds", "split_for_synth", "run_synth", "METHODS"]

@@ -106,7 +106,7 @@ def _logreg(seed: int):
     )
 
 
-def _normal_scaler(N: np.ndarray):
+def normal_scaler(N: np.ndarray):
     """``f(X) -> scaled flat X`` from real normal training data ``N`` (2-D or 3-D) only.
 
     Windows (n, L, C): one mean and standard deviation per channel over all windows and time
@@ -395,6 +395,48 @@ def _auc(y, s) -> float:
     return float(roc_auc_score(y, s))
 
 
+def linear_auc(
+    X_normal: Any,
+    X_anomaly: Any,
+    X_normal_test: Any,
+    X_anomaly_test: Any,
+    *,
+    seed: int | None = 0,
+) -> float:
+    """ROC AUC of the fixed TSTR classifier: trained on ``X_normal`` (0) vs ``X_anomaly`` (1),
+    tested on ``X_normal_test`` vs ``X_anomaly_test``.
+
+    The classifier is a logistic regression (C=1, balanced class weights); its inputs are scaled
+    with the mean and standard deviation of ``X_normal`` only (per channel for windows, per
+    feature for feature vectors), so what is passed as anomalies never changes the scaling.
+
+    Parameters
+    ----------
+    X_normal, X_anomaly, X_normal_test, X_anomaly_test : np.ndarray [shape=(n, ...)]
+        The same per-sample shape each, at least one sample each.
+
+    Returns
+    -------
+    float
+        ROC AUC in [0, 1] (higher scores = anomalous).
+    """
+    N3 = _as_windows(X_normal, "X_normal")
+    parts = []
+    for name, arr in (("X_anomaly", X_anomaly), ("X_normal_test", X_normal_test), ("X_anomaly_test", X_anomaly_test)):
+        a = _as_windows(arr, name)
+        if a.shape[1:] != N3.shape[1:]:
+            raise ParameterError(
+                f"`{name}` must have the same sample shape as `X_normal`. "
+                f"Received: {name}.shape={a.shape}, X_normal.shape={N3.shape}"
+            )
+        parts.append(a)
+    scale = normal_scaler(N3)
+    N, A, Nt, At = scale(N3), *(scale(a) for a in parts)
+    clf = _fit_quiet(_tstr_logreg(0 if seed is None else int(seed)),
+                     np.concatenate([N, A]), np.r_[np.zeros(len(N), int), np.ones(len(A), int)])
+    return _auc(np.r_[np.zeros(len(Nt), int), np.ones(len(At), int)], clf.decision_function(np.concatenate([Nt, At])))
+
+
 def tstr(
     X_normal: Any,
     X_synth: Any,
@@ -428,29 +470,17 @@ def tstr(
     from sklearn.preprocessing import StandardScaler
 
     N3 = _as_windows(X_normal, "X_normal")
-    arrays = {}
-    for name, arr in (("X_synth", X_synth), ("X_normal_test", X_normal_test), ("X_anomaly_test", X_anomaly_test)):
-        a = _as_windows(arr, name)
-        if a.shape[1:] != N3.shape[1:]:
-            raise ParameterError(
-                f"`{name}` must have the same sample shape as `X_normal`. "
-                f"Received: {name}.shape={a.shape}, X_normal.shape={N3.shape}"
-            )
-        arrays[name] = a
-    scale = _normal_scaler(N3)
-    N = scale(N3)
-    S, Nt, At = (scale(arrays[k]) for k in ("X_synth", "X_normal_test", "X_anomaly_test"))
-    Xte = np.concatenate([Nt, At])
-    yte = np.r_[np.zeros(len(Nt), int), np.ones(len(At), int)]
-    seed_i = 0 if seed is None else int(seed)
+    S3, Nt3, At3 = (_as_windows(a, name) for a, name in ((X_synth, "X_synth"), (X_normal_test, "X_normal_test"),
+                                                         (X_anomaly_test, "X_anomaly_test")))
 
     def lr_auc(A):
-        X = np.concatenate([N, A])
-        y = np.r_[np.zeros(len(N), int), np.ones(len(A), int)]
-        clf = _fit_quiet(_tstr_logreg(seed_i), X, y)
-        return _auc(yte, clf.decision_function(Xte))
+        return linear_auc(N3, A, Nt3, At3, seed=seed)
 
-    out: dict[str, Any] = {"tstr_auc": lr_auc(S)}
+    out: dict[str, Any] = {"tstr_auc": lr_auc(S3)}
+    scale = normal_scaler(N3)
+    N, Nt, At = scale(N3), scale(Nt3), scale(At3)
+    Xte = np.concatenate([Nt, At])
+    yte = np.r_[np.zeros(len(Nt), int), np.ones(len(At), int)]
     sc = StandardScaler().fit(N)
     k = min(5, len(N))
     nn = NearestNeighbors(n_neighbors=k).fit(sc.transform(N))
@@ -458,14 +488,8 @@ def tstr(
     out["normal_only_auc"] = _auc(yte, dist.mean(axis=1))
     if X_anomaly_train is not None:
         Ar3 = _as_windows(X_anomaly_train, "X_anomaly_train")
-        if Ar3.shape[1:] != N3.shape[1:]:
-            raise ParameterError(
-                "`X_anomaly_train` must have the same sample shape as `X_normal`. "
-                f"Received: X_anomaly_train.shape={Ar3.shape}, X_normal.shape={N3.shape}"
-            )
-        Ar = scale(Ar3)
-        out["trtr_auc"] = lr_auc(Ar)
-        out["tstr_plus_real_auc"] = lr_auc(np.concatenate([Ar, S]))
+        out["trtr_auc"] = lr_auc(Ar3)
+        out["tstr_plus_real_auc"] = lr_auc(np.concatenate([Ar3, S3]))
     out["n_test_normal"], out["n_test_anomaly"] = int(len(Nt)), int(len(At))
     return out
 
@@ -685,6 +709,7 @@ __all__ = [
     "marginal_distances",
     "spectral_distance",
     "tstr",
+    "linear_auc",
     "quality_report",
     "quality_markdown",
     "plot_quality",
