@@ -155,6 +155,26 @@ def test_train_and_evaluate_through_the_cli_on_a_ucr_file(tmp_path, capsys):
     assert res["int8"]["auc"] > 0.7
 
 
+def test_generic_injection_is_validated_against_the_real_anomalies(tmp_path):
+    """File data (no known anomaly family) with real anomalies: train() injects only the kinds that
+    the real anomalies validate, in the detector's feature space, and records the ranking."""
+    from edgesynth.data import Dataset, simulate_ecg
+    from edgesynth.pipeline import TrainConfig, train
+    from edgesynth.synth.inject import inject
+
+    beats = simulate_ecg(160, anomaly_fraction=0.0, seed=4).X
+    real = inject(beats[:12], "saturation", seed=2)
+    ds = Dataset(X=np.concatenate([beats[12:], real]), y=np.r_[np.zeros(148, np.int8), np.ones(12, np.int8)],
+                 source="memory")
+    cfg = TrainConfig(synth="inject", anomalies=8, epochs=2, seed=0, widths=(16,), bottleneck=4, n_synth=64)
+    train(ds, tmp_path / "det", cfg, verbose=False)
+    m = read_manifest(tmp_path / "det", kind="detector")
+    sel = m["synth"]["details"][0]
+    assert sel["method"] == "inject-kinds" and "saturation" in sel["kinds_selected"].split(",")
+    injected = {k.split(":")[-1] for k in m["synth"]["details"][1]["kinds"].split(",")}
+    assert injected == set(sel["kinds_selected"].split(",")) and "saturation=" in sel["kind_scores"]
+
+
 def test_train_failure_writes_nothing(tmp_path, capsys):
     from edgesynth.data import simulate_ecg
 
@@ -230,7 +250,7 @@ def test_auto_synthesis_follows_the_data():
     assert _inject_domain(auto, simulate_ecg(8, seed=0)) == "ecg"
     assert _inject_domain(TrainConfig(inject_domain="vibration"), file_data) == "vibration"
     assert _synth_methods(auto, 0, "generic") == ["inject", "vae"]  # nothing real: physics + latent tails
-    assert _synth_methods(auto, 5, "generic") == ["vae"]  # real anomalies beat generic guesses
+    assert _synth_methods(auto, 5, "generic") == ["vae"]  # real anomalies beat generic (even validated) guesses
     assert _synth_methods(auto, 5, "vibration") == ["vae", "inject"]  # known physics stays in
     assert _synth_methods(TrainConfig(synth="gan"), 5, "generic") == ["gan"]
     assert _synth_methods(TrainConfig(synth="none"), 5, "generic") == []
