@@ -207,7 +207,7 @@ def _synth_methods(cfg: TrainConfig, n_real: int, domain: str) -> list[str]:
     except that with real anomalies *generic* injection is left out: guessed anomaly shapes lost to
     the real ones on ECG5000 (K=5: int8 AUC 0.9909 with injection vs 0.9953 without, 5 seeds),
     while a model of the real anomalies (conditional VAE) gained. Even kinds validated against the
-    real anomalies (:func:`_validated_kinds`) cost the autoencoder there (K=5 VAE + validated
+    real anomalies (:func:`~edgesynth.synth.generate.auto_kinds`) cost the autoencoder there (K=5 VAE + validated
     injection 0.9957 ± 0.0007 vs VAE alone 0.9965 ± 0.0006), so ``auto`` does not inject them;
     ``synth="inject"`` does (0.9923 ± 0.0015 vs 0.9909 ± 0.0032 with the generic kinds). Physical
     injection of a known family (``inject_domain`` vibration / ecg, or simulated data) stays in."""
@@ -221,22 +221,6 @@ def _synth_methods(cfg: TrainConfig, n_real: int, domain: str) -> list[str]:
     if n_real and domain == "generic":
         methods = [m for m in methods if m != "inject"]
     return methods
-
-
-def _validated_kinds(ds, normal_fit, anom_train, used, to_features, rng) -> tuple[tuple[str, ...], dict]:
-    """Injection kinds validated against the real training anomalies in the detector's feature
-    space (:func:`edgesynth.synth.select.rank_kinds` on at most 400 normal training windows)."""
-    from edgesynth.synth.select import rank_kinds, select_kinds
-
-    src = normal_fit if normal_fit.size <= 400 else np.sort(rng.choice(normal_fit, 400, replace=False))
-    n_folds = min(5, src.size // 2)
-    if n_folds < 2 or anom_train.size == 0:
-        return (), {"kinds_selection": "none: too few windows to validate against"}
-    ranking = rank_kinds(np.asarray(ds.X[used[src]]), np.asarray(ds.X[used[anom_train]]), sr=ds.sr,
-                         seed=int(rng.integers(2**31 - 1)), n_folds=n_folds, transform=to_features)
-    chosen = select_kinds(ranking)
-    return chosen, {"kinds_selection": "validated against the real anomalies", "kinds_selected": ",".join(chosen),
-                    "kind_scores": ",".join(f"{k}={v:.3f}" for k, v in ranking.scores.items())}
 
 
 # --------------------------------------------------------------------------- train
@@ -339,7 +323,12 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
         def to_features(X):
             return norm.transform(pipe.transform(X))
 
-        chosen, sel = _validated_kinds(ds, normal_fit, anom_train, used, to_features, rng)
+        from edgesynth.synth.generate import auto_kinds
+
+        src = normal_fit if normal_fit.size <= 400 else np.sort(rng.choice(normal_fit, 400, replace=False))
+        chosen, sel = auto_kinds(np.asarray(ds.X[used[src]]), np.asarray(ds.X[used[anom_train]]), sr=ds.sr,
+                                 seed=cfg.seed, transform=to_features)
+        chosen = chosen or ()
         inject_kinds = chosen or domain
         sel["used"] = ",".join(chosen) if chosen else "generic defaults (no kind validated)"
         _log(verbose, f"injection kinds validated against the {anom_train.size} real anomalies: {sel['used']}")

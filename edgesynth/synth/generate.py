@@ -83,18 +83,19 @@ def choose_strategy(y: Any) -> tuple[str, ...]:
 
 
 def auto_kinds(X_normal: np.ndarray, X_anomaly: np.ndarray, *, sr: float | None = None,
-               seed: int | None = 0) -> tuple[tuple[str, ...] | None, dict[str, Any]]:
+               seed: int | None = 0, transform=None) -> tuple[tuple[str, ...] | None, dict[str, Any]]:
     """Injection kinds for ``kinds="auto"``: validated against the real anomalies when there are
-    any (:func:`edgesynth.synth.select.rank_kinds` + :func:`~edgesynth.synth.select.select_kinds`),
-    else the generic defaults (``None``). Returns ``(kinds, info)``; ``kinds`` is ``()`` when real
-    anomalies exist but no kind beats chance. ``info`` holds strings only (for manifests)."""
+    any (:func:`edgesynth.synth.select.rank_kinds` + :func:`~edgesynth.synth.select.select_kinds`;
+    ``transform`` maps windows to the space they are compared in), else the generic defaults
+    (``None``). Returns ``(kinds, info)``; ``kinds`` is ``()`` when real anomalies exist but no
+    kind beats chance. ``info`` holds scalars only (for manifests)."""
     from edgesynth.synth.select import rank_kinds, select_kinds
 
     n_folds = min(5, len(X_normal) // 2)
     if len(X_anomaly) == 0 or n_folds < 2:
         why = "no real anomaly" if len(X_anomaly) == 0 else f"only {len(X_normal)} normal windows"
         return None, {"kinds_selection": f"defaults ({why} to validate against)"}
-    ranking = rank_kinds(X_normal, X_anomaly, sr=sr, seed=seed, n_folds=n_folds)
+    ranking = rank_kinds(X_normal, X_anomaly, sr=sr, seed=seed, n_folds=n_folds, transform=transform)
     chosen = select_kinds(ranking)
     return chosen, {"kinds_selection": "validated against the real anomalies (TSTR on the training data)",
                     "kinds_selected": ",".join(chosen), "kinds_chance_level": round(ranking.chance_level, 4),
