@@ -74,6 +74,8 @@ def test_run_synth_inject_writes_artifact(windows, tmp_path):
         assert not np.any(np.all(np.isclose(z["X"][:, None], X[None]), axis=(2, 3)))  # every sample altered
     q = json.loads((out / "quality.json").read_text())
     assert q["tstr"]["n_test_anomaly"] == 8 and q["n_synth"] == 40 and q["reference"] == "held-out real anomalies"
+    assert set(q["references"]) == {"copy", "jitter+scale", "gaussian"}  # naive references scored alongside
+    assert "## Against naive references" in (out / "quality.md").read_text()
     assert man["synth"]["split"]["normal_train"] + man["synth"]["split"]["normal_test"] == 108
     for key in ("discriminative_score", "mmd", "tstr_auc"):
         assert res[key] == q[key]

@@ -116,6 +116,43 @@ def test_tstr_reproduces_the_ecg5000_reference(ecg5000):
     assert t["tstr_auc"] == pytest.approx(0.995, abs=0.001)
 
 
+def test_naive_references(rng):
+    A = rng.normal(size=(6, 32, 2)) + 3.0
+    copy = Q.naive_reference("copy", A, 40, seed=1)
+    assert copy.shape == (40, 32, 2) and copy.dtype == np.float32
+    assert all(any(np.allclose(c, a) for a in A) for c in copy)  # every sample is one of the K
+    js = Q.naive_reference("jitter+scale", A, 40, seed=1)
+    assert not any(np.allclose(j, a) for j in js for a in A)
+    assert np.abs(js - copy).max() < 3.0  # gain 1 +- 0.1 and 5 % noise around the same copies
+    g = Q.naive_reference("gaussian", A, 2000, seed=1)
+    np.testing.assert_allclose(g.mean(axis=0), A.mean(axis=0), atol=0.25)
+    np.testing.assert_array_equal(Q.naive_reference("gaussian", A, 5, seed=2), Q.naive_reference("gaussian", A, 5, seed=2))
+    assert Q.naive_reference("copy", A[:, :, 0], 3, seed=0).shape == (3, 32)
+    with pytest.raises(DataError, match="at least 2 real anomalies"):
+        Q.naive_reference("copy", A[:1], 5)
+    with pytest.raises(ParameterError, match="`name` must be one of"):
+        Q.naive_reference("smote", A, 5)
+
+
+def test_report_scores_the_naive_references(tmp_path, rng):
+    """A generator that models the anomaly class well beats copying its 4 examples."""
+    center = np.sin(np.linspace(0, 2 * np.pi, 24))[None, :, None]
+    real = center + rng.normal(size=(300, 24, 1))
+    A = center + rng.normal(size=(4, 24, 1))
+    good = center + rng.normal(size=(300, 24, 1))
+    rep = Q.quality_report(real, good, X_train=A, X_normal=rng.normal(size=(60, 24, 1)) - 2,
+                           X_normal_test=rng.normal(size=(60, 24, 1)) - 2, X_anomaly_train=A,
+                           n_permutations=10, references=True)
+    refs = rep["references"]
+    assert set(refs) == set(Q.NAIVE_REFERENCES)
+    assert rep["discriminative_score"] < refs["copy"]["discriminative_score"]
+    assert rep["mmd"] < refs["copy"]["mmd"]
+    assert all(0 <= r["tstr_auc"] <= 1 and r["discriminative_score_rf"] is not None for r in refs.values())
+    md = Q.quality_markdown(rep)
+    assert "## Against naive references" in md and "| jitter+scale |" in md
+    assert Q.quality_report(real, good, n_permutations=0, references=True)["references"] is None
+
+
 def test_report_and_files(tmp_path, rng):
     real, synth = rng.normal(size=(80, 32, 1)), rng.normal(size=(60, 32, 1)) + 0.2
     rep = Q.quality_report(real, synth, X_train=rng.normal(size=(50, 32, 1)), X_normal=rng.normal(size=(50, 32, 1)) - 1,

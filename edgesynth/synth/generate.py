@@ -378,13 +378,13 @@ def run_synth(
             X_real, res.X, X_train=X_train, X_normal=ds.X[sp["normal_train"]],
             X_normal_test=ds.X[sp["normal_test"]],
             X_anomaly_train=ds.X[sp["anomaly_train"]] if len(sp["anomaly_train"]) else None,
-            sr=ds.sr, seed=seed,
+            sr=ds.sr, seed=seed, references=True,
         )
         reference = "held-out real anomalies"
     else:
         report = {"n_real": int(len(X_real)), "n_synth": int(len(res.X)), "discriminative_score": None,
                   "discriminative_score_rf": None, "mmd": None, "mmd_p_value": None, "tstr": None,
-                  "tstr_auc": None, "marginal": None, "spectral": None,
+                  "tstr_auc": None, "marginal": None, "spectral": None, "references": None,
                   "memorisation": memorisation(res.X, X_train) if len(X_train) >= 2 else None}
         reference = "held-out real normal windows (fewer than 4 real anomalies held out)"
     report["reference"] = reference

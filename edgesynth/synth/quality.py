@@ -494,6 +494,54 @@ def tstr(
     return out
 
 
+# --------------------------------------------------------------------------- references
+#: The naive references every generator must beat, made from the K real training anomalies alone.
+NAIVE_REFERENCES = ("copy", "jitter+scale", "gaussian")
+
+
+def naive_reference(name: str, X_anomaly_train: Any, n: int, *, seed: int | None = 0) -> np.ndarray:
+    """``n`` samples of a naive reference made from the real training anomalies ``A`` alone.
+
+    ``copy``: the K anomalies drawn with replacement; ``jitter+scale``: those copies times a
+    per-channel gain N(1, 0.1) plus white noise of 5 % of ``A``'s standard deviation;
+    ``gaussian``: a multivariate normal fitted to ``A`` (Ledoit-Wolf covariance). A generator
+    whose quality metrics are no better than these has learned nothing the K examples did not
+    already say (the bias of few examples shows up here as well as in the generator).
+
+    Parameters
+    ----------
+    name : {"copy", "jitter+scale", "gaussian"}
+    X_anomaly_train : np.ndarray [shape=(K, ...)]
+        The real anomalies the generator saw (at least 2).
+    n : int
+    seed : int or None
+
+    Returns
+    -------
+    np.ndarray [shape=(n, *A.shape[1:]), dtype=float32]
+    """
+    from sklearn.covariance import LedoitWolf
+
+    A = _as_windows(X_anomaly_train, "X_anomaly_train")
+    if A.shape[0] < 2:
+        raise DataError(f"naive references need at least 2 real anomalies. Received: {A.shape[0]}")
+    if name not in NAIVE_REFERENCES:
+        raise ParameterError(f"`name` must be one of {NAIVE_REFERENCES}. Received: name={name!r}")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(A), n)
+    if name == "copy":
+        out = A[idx]
+    elif name == "jitter+scale":
+        sd = A.std()
+        gain_shape = (n,) + (1,) * (A.ndim - 2) + (A.shape[-1],) if A.ndim == 3 else (n, 1)
+        out = A[idx] * rng.normal(1.0, 0.1, size=gain_shape) + rng.normal(0, 0.05 * sd, size=(n,) + A.shape[1:])
+    else:
+        F = _flat(A)
+        lw = LedoitWolf().fit(F)
+        out = rng.multivariate_normal(lw.location_, lw.covariance_, size=n).reshape((n,) + A.shape[1:])
+    return np.asarray(out, np.float32)
+
+
 # --------------------------------------------------------------------------- report
 def quality_report(
     X_real: Any,
@@ -507,6 +555,7 @@ def quality_report(
     seed: int | None = 0,
     n_permutations: int = 200,
     forest: bool = True,
+    references: bool = False,
 ) -> dict[str, Any]:
     """All quality metrics of ``X_synth`` against real held-out ``X_real`` of the same class.
 
@@ -526,13 +575,18 @@ def quality_report(
         Sample rate, for PSD frequencies in the figures.
     seed : int or None
         Seeds every split, subsample and permutation.
+    references : bool
+        Also score the :data:`NAIVE_REFERENCES` made from ``X_anomaly_train`` (as many samples as
+        ``X_synth``) with the same metrics: ``references`` = ``{name: {"discriminative_score",
+        "discriminative_score_rf", "mmd", "tstr_auc"}}`` (needs at least 2 real training anomalies;
+        ``None`` otherwise).
 
     Returns
     -------
     dict
         Keys ``discriminative_score``, ``discriminative_score_rf``, ``mmd``, ``mmd_p_value``,
         ``mmd_detail``, ``memorisation``, ``tstr``, ``tstr_auc``, ``marginal``, ``spectral``,
-        ``n_real``, ``n_synth`` (a metric whose inputs were not given is ``None``).
+        ``references``, ``n_real``, ``n_synth`` (a metric whose inputs were not given is ``None``).
     """
     R = _as_windows(X_real, "X_real")
     S = _as_windows(X_synth, "X_synth")
@@ -554,6 +608,19 @@ def quality_report(
         rep["tstr"], rep["tstr_auc"] = None, None
     rep["marginal"] = marginal_distances(R, S)
     rep["spectral"] = spectral_distance(R, S, sr=sr)
+    rep["references"] = None
+    if references and X_anomaly_train is not None and len(X_anomaly_train) >= 2:
+        refs = {}
+        for name in NAIVE_REFERENCES:
+            Sr = naive_reference(name, X_anomaly_train, S.shape[0], seed=seed)
+            refs[name] = {
+                "discriminative_score": discriminative_score(R, Sr, seed=seed),
+                "discriminative_score_rf": discriminative_score(R, Sr, classifier="forest", seed=seed) if forest else None,
+                "mmd": mmd_rbf(R, Sr, n_permutations=0, seed=seed)["mmd"],
+                "tstr_auc": (tstr(X_normal, Sr, X_normal_test, R, seed=seed)["tstr_auc"]
+                             if X_normal is not None and X_normal_test is not None else None),
+            }
+        rep["references"] = refs
     return rep
 
 
@@ -600,6 +667,19 @@ def quality_markdown(report: dict[str, Any]) -> str:
                   f"- ratio: {_fmt(m['ratio'])} (about 1 healthy, near 0 = copies)",
                   f"- near copies (closer than {_fmt(m['near_copy_threshold'])}): {m['n_near_copies']} "
                   f"({_fmt(m['near_copy_fraction'])})"]
+    refs = report.get("references")
+    if refs:
+        lines += ["", "## Against naive references", "",
+                  "The same metrics for references made from the real training anomalies alone (as many samples "
+                  "as synthesized): a generator no better than these has learned nothing the few examples did not "
+                  "already show.", "",
+                  "| samples | discriminative (LR) | discriminative (RF) | MMD | TSTR AUC |", "|---|---|---|---|---|",
+                  f"| **synthetic** | {_fmt(report.get('discriminative_score'))} | "
+                  f"{_fmt(report.get('discriminative_score_rf'))} | {_fmt(report.get('mmd'))} | "
+                  f"{_fmt(report.get('tstr_auc'))} |"]
+        for name, r in refs.items():
+            lines.append(f"| {name} | {_fmt(r['discriminative_score'])} | {_fmt(r['discriminative_score_rf'])} | "
+                         f"{_fmt(r['mmd'])} | {_fmt(r['tstr_auc'])} |")
     lines += ["", "## Per channel", "", "| channel | Wasserstein | KS | PSD distance (dB) |", "|---|---|---|---|"]
     spec = report.get("spectral") or []
     for i, mc in enumerate(report.get("marginal") or []):
@@ -710,6 +790,8 @@ __all__ = [
     "spectral_distance",
     "tstr",
     "linear_auc",
+    "naive_reference",
+    "NAIVE_REFERENCES",
     "quality_report",
     "quality_markdown",
     "plot_quality",
