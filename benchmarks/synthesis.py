@@ -67,18 +67,12 @@ def oracle(name: str, A: np.ndarray, A_all: np.ndarray, n: int, seed: int) -> np
 
 
 def naive(name: str, A: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Reference generators from the K real anomalies ``A`` (K, L, C)."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(A), n)
-    if name == "copy":
-        return A[idx].copy()
-    if name == "jitter+scale":
-        sd = A.std()
-        out = A[idx] * rng.normal(1.0, 0.1, size=(n, 1, A.shape[2])) + rng.normal(0, 0.05 * sd, size=(n,) + A.shape[1:])
-        return out.astype(np.float32)
-    if name == "gaussian":
-        return _gaussian(A.reshape(len(A), -1), n, rng).reshape((n,) + A.shape[1:]).astype(np.float32)
-    raise ValueError(name)
+    """Reference generators from the K real anomalies ``A`` (K, L, C): the library's own
+    :func:`edgesynth.synth.quality.naive_reference` (what ``edgesynth synth`` reports next to a
+    generator)."""
+    from edgesynth.synth.quality import naive_reference
+
+    return naive_reference(name, A, n, seed=seed)
 
 
 def k_sweep(Xtr, ctr, anom_te, normal_tr, normal_te, *, ks, seeds: int, n: int) -> dict[int, list[dict]]:
