@@ -158,7 +158,7 @@ def main(argv=None) -> dict:
             elif m == "inject-auto":  # kinds validated against the K real anomalies (training data only)
                 r = synthesize(X_train, y_train, method="inject", n=n, seed=s, kinds="auto")
                 S, info = r.X, {"kinds_selected": r.info["kinds_selected"]}
-            elif m == "auto":  # conditional VAE + validated injection, half each (what --synth auto does)
+            elif m == "auto":  # conditional VAE + validated injection, half each (synthesize / synth --method auto)
                 r = synthesize(X_train, y_train, method="auto", n=n, seed=s, epochs=vae_epochs)
                 S, info = r.X, {"kinds_selected": r.info.get("kinds_selected", ""), "methods": r.info["methods"]}
             elif m == "vae-tail":  # no real anomaly: VAE on the normal beats, latent-tail sampling

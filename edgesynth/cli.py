@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, metavar="DIR")
     s.add_argument("--method", required=True, choices=["inject", "vae", "gan", "auto"],
                    help="auto: with real anomalies, the conditional VAE + injection of the kinds validated "
-                        "against them; without, injection + VAE latent-tail samples")
+                        "against them (the VAE alone if none validates); without, injection + VAE latent-tail samples")
     s.add_argument("--n", type=int, default=200, metavar="N")
     s.add_argument("--epochs", type=int, default=None, metavar="N", help="generator training epochs (vae, gan)")
     s.add_argument("--kinds", default=None, metavar="DOMAIN_OR_KINDS",

@@ -319,19 +319,29 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
     synth_Z, synth_X, synth_kinds, synth_info = [], [], [], []
     inject_kinds = domain
     if "inject" in methods and anom_train.size and domain == "generic":
-        # real anomalies and no known family: inject the kinds they validate (none: the generic ones)
+        # real anomalies and no known family: inject the kinds they validate (none: a clear error)
         def to_features(X):
             return norm.transform(pipe.transform(X))
 
         from edgesynth.synth.generate import auto_kinds
 
-        src = normal_fit if normal_fit.size <= 400 else np.sort(rng.choice(normal_fit, 400, replace=False))
-        chosen, sel = auto_kinds(np.asarray(ds.X[used[src]]), np.asarray(ds.X[used[anom_train]]), sr=ds.sr,
-                                 seed=cfg.seed, transform=to_features)
-        chosen = chosen or ()
-        inject_kinds = chosen or domain
-        sel["used"] = ",".join(chosen) if chosen else "generic defaults (no kind validated)"
-        _log(verbose, f"injection kinds validated against the {anom_train.size} real anomalies: {sel['used']}")
+        # at most 400 normal windows are read (the corpus may be disk-backed); auto_kinds caps there too
+        chosen, sel = auto_kinds(np.asarray(ds.X[used[normal_fit]]) if normal_fit.size <= 400 else
+                                 np.asarray(ds.X[used[np.sort(rng.choice(normal_fit, 400, replace=False))]]),
+                                 np.asarray(ds.X[used[anom_train]]), sr=ds.sr, seed=cfg.seed,
+                                 transform=to_features)
+        if chosen is None:  # too few windows to validate: the generic kinds, said so
+            sel["used"] = "generic defaults (not validated: too few normal windows)"
+        elif not chosen:
+            raise DataError(
+                "--synth inject: no injection kind resembles the real training anomalies (trained on any single "
+                f"kind, a classifier ranks them no better than chance: {sel['kind_scores']}); use --synth vae, "
+                "or name the family with --inject-domain"
+            )
+        else:
+            inject_kinds = chosen
+            sel["used"] = ",".join(chosen)
+        _log(verbose, f"injection kinds for the {anom_train.size} real anomalies: {sel['used']}")
         synth_info.append({"method": "inject-kinds", **sel})
     if methods:
         from edgesynth.synth.generate import synthesize

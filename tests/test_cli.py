@@ -112,6 +112,31 @@ def test_export_rejects_reserved_name(tmp_path, capsys):
     _one_line_error(capsys, ["export", str(tmp_path), "--name", "int"], "reserved")
 
 
+def test_synth_auto_method_and_kinds_through_the_cli(tmp_path, capsys):
+    import numpy as np
+
+    from edgesynth.artifact import read_manifest
+    from edgesynth.data import simulate_ecg
+    from edgesynth.synth.inject import inject
+
+    beats = simulate_ecg(70, anomaly_fraction=0.0, seed=1).X
+    X = np.concatenate([beats, inject(beats[:14], "saturation", seed=2)])
+    np.savez(tmp_path / "beats.npz", X=X, y=np.r_[np.zeros(70, np.int8), np.ones(14, np.int8)])
+    out = tmp_path / "auto"
+    assert main(["synth", str(tmp_path / "beats.npz"), "--out", str(out), "--method", "auto", "--n", "12",
+                 "--epochs", "2", "--anomalies", "8"]) == 0
+    info = read_manifest(out, kind="synth")["synth"]["info"]
+    assert info["method"] == "auto" and "saturation" in info["kinds_selected"].split(",")
+    assert "saturation=" in info["kind_scores"]
+    kinds = {k.split(":")[0] for k in np.load(out / "samples.npz")["kinds"].tolist()}
+    assert kinds == {"vae", "inject"}
+    out2 = tmp_path / "inj"
+    assert main(["synth", str(tmp_path / "beats.npz"), "--out", str(out2), "--method", "inject", "--n", "12",
+                 "--kinds", "auto", "--anomalies", "8"]) == 0
+    used = {k.split(":")[1] for k in np.load(out2 / "samples.npz")["kinds"].tolist()}
+    assert used == set(read_manifest(out2, kind="synth")["synth"]["info"]["kinds_selected"].split(","))
+
+
 def test_synth_inject_kinds_and_epochs_reach_the_generator(tmp_path, capsys):
     import numpy as np
 

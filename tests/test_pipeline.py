@@ -7,7 +7,7 @@ import pytest
 
 from edgesynth.artifact import read_manifest
 from edgesynth.cli import main
-from edgesynth.errors import ParameterError
+from edgesynth.errors import DataError, ParameterError
 
 pytestmark = pytest.mark.slow
 
@@ -155,7 +155,7 @@ def test_train_and_evaluate_through_the_cli_on_a_ucr_file(tmp_path, capsys):
     assert res["int8"]["auc"] > 0.7
 
 
-def test_generic_injection_is_validated_against_the_real_anomalies(tmp_path):
+def test_generic_injection_is_validated_against_the_real_anomalies(tmp_path, monkeypatch):
     """File data (no known anomaly family) with real anomalies: train() injects only the kinds that
     the real anomalies validate, in the detector's feature space, and records the ranking."""
     from edgesynth.data import Dataset, simulate_ecg
@@ -171,8 +171,16 @@ def test_generic_injection_is_validated_against_the_real_anomalies(tmp_path):
     m = read_manifest(tmp_path / "det", kind="detector")
     sel = m["synth"]["details"][0]
     assert sel["method"] == "inject-kinds" and "saturation" in sel["kinds_selected"].split(",")
-    injected = {k.split(":")[-1] for k in m["synth"]["details"][1]["kinds"].split(",")}
+    injected = set(m["synth"]["details"][1]["kinds"].split(","))
     assert injected == set(sel["kinds_selected"].split(",")) and "saturation=" in sel["kind_scores"]
+    # when no kind validates (selection forced empty here; the selection itself: tests/test_select.py),
+    # --synth inject stops with a clear error and writes nothing
+    import edgesynth.synth.select as select
+
+    monkeypatch.setattr(select, "select_kinds", lambda ranking, **kw: ())
+    with pytest.raises(DataError, match="no injection kind resembles the real training anomalies"):
+        train(ds, tmp_path / "bad", cfg, verbose=False)
+    assert not (tmp_path / "bad").exists()
 
 
 def test_train_failure_writes_nothing(tmp_path, capsys):

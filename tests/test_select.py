@@ -63,6 +63,13 @@ def test_seed_and_each_parameter_change_the_ranking(beats):
     assert flipped.fold_scores != a.fold_scores
 
 
+def test_a_kinds_score_does_not_depend_on_the_other_candidates(beats):
+    real = inject(beats[:6], "premature_beat", seed=1)
+    both = rank_kinds(beats[6:], real, kinds=("spike", "premature_beat"), seed=3, n_inject=40)
+    alone = rank_kinds(beats[6:], real, kinds=("premature_beat",), seed=3, n_inject=40)
+    assert alone.fold_scores["premature_beat"] == both.fold_scores["premature_beat"]
+
+
 def test_select_kinds_parameters():
     r = KindRanking({"a": 0.99, "b": 0.985, "c": 0.97, "d": 0.4})
     assert r.chance_level == 0.5 and select_kinds(r) == ("a", "b")
@@ -122,6 +129,17 @@ def test_synthesize_with_auto_kinds(beats, tmp_path):
     with pytest.raises(DataError, match="no injection kind"):
         run_synth(ds, method="inject", n=10, anomalies=4, seed=0, out_dir=tmp_path / "s", kinds="auto")
     assert not (tmp_path / "s").exists() and not list(tmp_path.iterdir())
+
+
+def test_auto_method_with_auto_kinds_is_the_same_as_without(beats):
+    real = inject(beats[:8], "saturation", seed=1)
+    X = np.concatenate([beats[8:], real])
+    y = np.r_[np.zeros(len(beats) - 8, np.int8), np.ones(8, np.int8)]
+    kw = dict(method="auto", n=10, seed=0, epochs=2, latent_dim=2, widths=(8,))
+    a, b = synthesize(X, y, **kw), synthesize(X, y, kinds="auto", **kw)
+    assert a.info["kinds_selected"] == b.info["kinds_selected"] and "saturation" in a.info["kinds_selected"]
+    np.testing.assert_array_equal(a.X, b.X)
+    assert synthesize(beats, None, kinds="auto", **kw).info["kinds_selection"].startswith("defaults")
 
 
 def test_auto_method_leaves_injection_out_when_no_kind_validates(beats):

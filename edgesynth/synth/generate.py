@@ -83,18 +83,26 @@ def choose_strategy(y: Any) -> tuple[str, ...]:
 
 
 def auto_kinds(X_normal: np.ndarray, X_anomaly: np.ndarray, *, sr: float | None = None,
-               seed: int | None = 0, transform=None) -> tuple[tuple[str, ...] | None, dict[str, Any]]:
+               seed: int | None = 0, transform=None, max_normal: int = 400,
+               ) -> tuple[tuple[str, ...] | None, dict[str, Any]]:
     """Injection kinds for ``kinds="auto"``: validated against the real anomalies when there are
-    any (:func:`edgesynth.synth.select.rank_kinds` + :func:`~edgesynth.synth.select.select_kinds`;
-    ``transform`` maps windows to the space they are compared in), else the generic defaults
-    (``None``). Returns ``(kinds, info)``; ``kinds`` is ``()`` when real anomalies exist but no
-    kind beats chance. ``info`` holds scalars only (for manifests)."""
+    any (:func:`edgesynth.synth.select.rank_kinds` on at most ``max_normal`` normal windows, drawn
+    with the seed, + :func:`~edgesynth.synth.select.select_kinds`; ``transform`` maps windows to
+    the space they are compared in, e.g. the detector's features), else the generic defaults
+    (``None``: no real anomaly, or fewer than 4 normal windows). Returns ``(kinds, info)``;
+    ``kinds`` is ``()`` when real anomalies exist but no kind beats chance. ``info`` holds
+    scalars only (for manifests).
+
+    Raw windows are compared as they are: for random-phase signals (vibration) pass the feature
+    transform, or a linear classifier on the waveform validates nothing."""
     from edgesynth.synth.select import rank_kinds, select_kinds
 
     n_folds = min(5, len(X_normal) // 2)
     if len(X_anomaly) == 0 or n_folds < 2:
         why = "no real anomaly" if len(X_anomaly) == 0 else f"only {len(X_normal)} normal windows"
         return None, {"kinds_selection": f"defaults ({why} to validate against)"}
+    if len(X_normal) > max_normal:  # the ranking fits kinds x folds classifiers: bound its cost
+        X_normal = X_normal[np.sort(np.random.default_rng(seed).choice(len(X_normal), max_normal, replace=False))]
     ranking = rank_kinds(X_normal, X_anomaly, sr=sr, seed=seed, n_folds=n_folds, transform=transform)
     chosen = select_kinds(ranking)
     return chosen, {"kinds_selection": "validated against the real anomalies (TSTR on the training data)",
@@ -185,7 +193,9 @@ def synthesize(
     if method == "auto":
         methods = choose_strategy(y)
         sel_info: dict[str, Any] = {}
-        if n_anom and kinds is None:
+        if isinstance(kinds, str) and kinds == "auto" and not n_anom:
+            kinds, sel_info = None, {"kinds_selection": "defaults (no real anomaly to validate against)"}
+        if n_anom and (kinds is None or (isinstance(kinds, str) and kinds == "auto")):
             # a few real anomalies: inject only kinds validated against them (none: the VAE alone)
             chosen, sel_info = auto_kinds(X[y == 0], X[y == 1], sr=sr, seed=seed)
             kinds = chosen or None

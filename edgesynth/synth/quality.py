@@ -503,8 +503,10 @@ def naive_reference(name: str, X_anomaly_train: Any, n: int, *, seed: int | None
     """``n`` samples of a naive reference made from the real training anomalies ``A`` alone.
 
     ``copy``: the K anomalies drawn with replacement; ``jitter+scale``: those copies times a
-    per-channel gain N(1, 0.1) plus white noise of 5 % of ``A``'s standard deviation;
-    ``gaussian``: a multivariate normal fitted to ``A`` (Ledoit-Wolf covariance). A generator
+    gain N(1, 0.1) per channel (per sample for feature vectors) plus white noise of 5 % of ``A``'s
+    standard deviation; ``gaussian``: a multivariate normal fitted to ``A`` with the Ledoit-Wolf
+    covariance ``(1 - s) S + s mu I``, sampled through its rank-K factor (no d x d matrix, so long
+    windows cost O(K d) memory). A generator
     whose quality metrics are no better than these has learned nothing the K examples did not
     already say (the bias of few examples shows up here as well as in the generator).
 
@@ -520,7 +522,7 @@ def naive_reference(name: str, X_anomaly_train: Any, n: int, *, seed: int | None
     -------
     np.ndarray [shape=(n, *A.shape[1:]), dtype=float32]
     """
-    from sklearn.covariance import LedoitWolf
+    from sklearn.covariance import ledoit_wolf_shrinkage
 
     A = _as_windows(X_anomaly_train, "X_anomaly_train")
     if A.shape[0] < 2:
@@ -537,8 +539,14 @@ def naive_reference(name: str, X_anomaly_train: Any, n: int, *, seed: int | None
         out = A[idx] * rng.normal(1.0, 0.1, size=gain_shape) + rng.normal(0, 0.05 * sd, size=(n,) + A.shape[1:])
     else:
         F = _flat(A)
-        lw = LedoitWolf().fit(F)
-        out = rng.multivariate_normal(lw.location_, lw.covariance_, size=n).reshape((n,) + A.shape[1:])
+        mean = F.mean(axis=0)
+        Fc = F - mean
+        s = float(ledoit_wolf_shrinkage(Fc, assume_centered=True))
+        mu = float(np.sum(Fc * Fc) / Fc.size)  # trace(S) / d with S = Fc.T Fc / K
+        z = rng.standard_normal((n, F.shape[0]))
+        eps = rng.standard_normal((n, F.shape[1]))
+        out = (mean + np.sqrt(1.0 - s) * (z @ Fc) / np.sqrt(F.shape[0]) + np.sqrt(s * mu) * eps)
+        out = out.reshape((n,) + A.shape[1:])
     return np.asarray(out, np.float32)
 
 

@@ -142,7 +142,9 @@ def rank_kinds(
     ParameterError
         Unknown kind, mismatched shapes, bad ``n_folds`` / ``n_inject``.
     """
-    from edgesynth.synth.inject import _DOMAINS, _check_kind, inject_random
+    import zlib
+
+    from edgesynth.synth.inject import _DOMAINS, _check_kind, default_kinds, inject_random
     from edgesynth.synth.quality import linear_auc
 
     N = check_array(X_normal, "X_normal", ndim=(2, 3))
@@ -165,7 +167,7 @@ def rank_kinds(
     if kinds is None:
         kinds = candidate_kinds(sr)
     elif isinstance(kinds, str):
-        kinds = _DOMAINS[kinds] if kinds in _DOMAINS else (kinds,)
+        kinds = default_kinds(kinds) if kinds in _DOMAINS else (kinds,)
     kinds = tuple(kinds)
     if not kinds:
         raise ParameterError("`kinds` must not be empty")
@@ -177,7 +179,11 @@ def rank_kinds(
 
     rng = np.random.default_rng(seed)
     folds = np.array_split(rng.permutation(len(N)), n_folds)
-    fold_seeds = rng.integers(2**31 - 1, size=(len(kinds), n_folds))
+    # each kind's injections depend on (seed, kind) only, so a kind scores the same whatever the
+    # other candidates are
+    base = int(rng.integers(2**31 - 1))
+    fold_seeds = np.array([np.random.default_rng([base, zlib.crc32(kd.encode())]).integers(2**31 - 1, size=n_folds)
+                           for kd in kinds])
     A_f = f(A)
     fold_scores: dict[str, list[float]] = {}
     for j, held in enumerate(folds):
