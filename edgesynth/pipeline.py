@@ -209,7 +209,7 @@ def _synth_methods(cfg: TrainConfig, n_real: int, domain: str) -> list[str]:
     while a model of the real anomalies (conditional VAE) gained. Even kinds validated against the
     real anomalies (:func:`~edgesynth.synth.generate.auto_kinds`) cost the autoencoder there (K=5 VAE + validated
     injection 0.9957 ± 0.0007 vs VAE alone 0.9965 ± 0.0006), so ``auto`` does not inject them;
-    ``synth="inject"`` does (0.9923 ± 0.0015 vs 0.9909 ± 0.0032 with the generic kinds). Physical
+    ``synth="inject"`` does (0.9922 ± 0.0024 vs 0.9909 ± 0.0032 with the generic kinds). Physical
     injection of a known family (``inject_domain`` vibration / ecg, or simulated data) stays in."""
     if cfg.synth == "none":
         return []
