@@ -331,7 +331,7 @@ def train(dataset, out_dir, config: TrainConfig | None = None, *, verbose: bool 
                                  np.asarray(ds.X[used[anom_train]]), sr=ds.sr, seed=cfg.seed,
                                  transform=to_features)
         if chosen is None:  # too few windows to validate: the generic kinds, said so
-            sel["used"] = "generic defaults (not validated: too few normal windows)"
+            sel["used"] = "generic defaults (not validated: too few windows)"
         elif not chosen:
             raise DataError(
                 "--synth inject: no injection kind resembles the real training anomalies (trained on any single "

@@ -114,6 +114,10 @@ def test_synthesize_with_auto_kinds(beats, tmp_path):
     chosen = r.info["kinds_selected"].split(",")
     assert "saturation" in chosen and {k.split(":")[1] for k in r.kinds} == set(chosen)
     assert "saturation=" in r.info["kind_scores"]
+    # two real anomalies among 10 normal windows: even a perfect score is no evidence -> the defaults
+    few = synthesize(np.concatenate([beats[:10], real[:2]]), np.r_[np.zeros(10, np.int8), np.ones(2, np.int8)],
+                     method="inject", n=10, seed=0, kinds="auto")
+    assert few.info["kinds_selection"].startswith("defaults (too few windows")
     # no real anomaly: nothing to validate against, the generic defaults are injected
     r0 = synthesize(beats, None, method="inject", n=10, seed=0, kinds="auto")
     assert r0.info["kinds_selection"].startswith("defaults (no real anomaly")

@@ -89,7 +89,7 @@ def auto_kinds(X_normal: np.ndarray, X_anomaly: np.ndarray, *, sr: float | None 
     any (:func:`edgesynth.synth.select.rank_kinds` on at most ``max_normal`` normal windows, drawn
     with the seed, + :func:`~edgesynth.synth.select.select_kinds`; ``transform`` maps windows to
     the space they are compared in, e.g. the detector's features), else the generic defaults
-    (``None``: no real anomaly, or fewer than 4 normal windows). Returns ``(kinds, info)``;
+    (``None``: no real anomaly, or too few windows for any score to clear chance). Returns ``(kinds, info)``;
     ``kinds`` is ``()`` when real anomalies exist but no kind beats chance. ``info`` holds
     scalars only (for manifests).
 
@@ -104,6 +104,10 @@ def auto_kinds(X_normal: np.ndarray, X_anomaly: np.ndarray, *, sr: float | None 
     if len(X_normal) > max_normal:  # the ranking fits kinds x folds classifiers: bound its cost
         X_normal = X_normal[np.sort(np.random.default_rng(seed).choice(len(X_normal), max_normal, replace=False))]
     ranking = rank_kinds(X_normal, X_anomaly, sr=sr, seed=seed, n_folds=n_folds, transform=transform)
+    if ranking.chance_level >= 1.0:  # too few windows: even a perfect AUC is no evidence
+        return None, {"kinds_selection": f"defaults (too few windows to validate against: {len(X_anomaly)} real "
+                                         f"anomalies, {len(X_normal)} normal windows)",
+                      "kind_scores": ",".join(f"{k}={v:.3f}" for k, v in ranking.scores.items())}
     chosen = select_kinds(ranking)
     return chosen, {"kinds_selection": "validated against the real anomalies (TSTR on the training data)",
                     "kinds_selected": ",".join(chosen), "kinds_chance_level": round(ranking.chance_level, 4),
